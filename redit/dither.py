@@ -1,0 +1,169 @@
+"""Reward dithering (ReDit, arXiv 2506.18631): the method itself, framework-free.
+
+Each sampled response's reward becomes r~_i = r_i + eps_i, eps_i drawn independently per response
+from a zero-mean distribution, *before* the group normalisation of GRPO-style advantages.
+
+    >>> cfg = DitherConfig(dist="gaussian", sigma=0.05, seed=0)
+    >>> noisy = dither(torch.tensor([1.0, 1.0, 0.0, 0.0]), cfg, step=3)
+    >>> zero_std_group_frac(torch.tensor([1.0, 1.0, 0.0, 1.0]), groups=2)
+    0.5
+
+Noise distributions (`dist`), all zero-mean, parameterised by `sigma` (written s below):
+    gaussian   N(0, s^2)                std s
+    uniform    U[-s, s]  (a = s)        std s/sqrt(3)
+    laplace    Laplace(0, b = s)        std s*sqrt(2)
+    none       no noise
+`matched_sigma(dist, std)` gives the `sigma` that yields a target standard deviation.
+
+Schedules (`schedule`): sigma goes from `sigma` (s0) at step 0 to `sigma_end` (s1) at
+`total_steps` (T); with t = min(step / T, 1):
+    constant     s0                                            (T not needed)
+    linear       s0 + (s1 - s0) * t                            (s1 > s0 gives a linear increase)
+    cosine       s1 + (s0 - s1) * (1 + cos(pi * t)) / 2
+    exponential  s1 + (s0 - s1) * (exp(-k t) - exp(-k)) / (1 - exp(-k)),  k = 5
+                 (an exponential decay rescaled so that it hits both endpoints, s1 = 0 included)
+    step         s0 while t < 1/2, then s1
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+DISTRIBUTIONS = ("gaussian", "uniform", "laplace", "none")
+SCHEDULES = ("constant", "linear", "cosine", "exponential", "step")
+EXPONENTIAL_RATE = 5.0  # k in the exponential schedule: sigma is ~1% of the way left at t = 1 before rescaling
+
+# Standard deviation of one draw per unit of `sigma`, per distribution.
+STD_PER_SIGMA = {"gaussian": 1.0, "uniform": 1.0 / math.sqrt(3.0), "laplace": math.sqrt(2.0), "none": 0.0}
+
+
+@dataclass(frozen=True)
+class DitherConfig:
+    """What noise to add to rewards. Invalid values raise ValueError at construction."""
+
+    dist: str = "gaussian"
+    sigma: float = 0.05
+    schedule: str = "constant"
+    sigma_end: float = 0.0
+    total_steps: Optional[int] = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.dist not in DISTRIBUTIONS:
+            raise ValueError(f"dither dist must be one of {', '.join(DISTRIBUTIONS)}; got {self.dist!r}.")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"dither schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}.")
+        for name in ("sigma", "sigma_end"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"dither {name} must be a finite number >= 0; got {value!r}.")
+        if self.schedule != "constant":
+            if self.total_steps is None:
+                raise ValueError(f"dither schedule {self.schedule!r} needs total_steps (the step where sigma reaches sigma_end).")
+            if isinstance(self.total_steps, bool) or not isinstance(self.total_steps, int) or self.total_steps <= 0:
+                raise ValueError(f"dither total_steps must be a positive integer; got {self.total_steps!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"dither seed must be a non-negative integer; got {self.seed!r}.")
+
+    @property
+    def enabled(self) -> bool:
+        return self.dist != "none" and (self.sigma > 0 or (self.schedule != "constant" and self.sigma_end > 0))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def matched_sigma(dist: str, std: float) -> float:
+    """The `sigma` parameter that gives noise of standard deviation `std` for `dist`."""
+    if dist == "none":
+        return 0.0
+    return std / STD_PER_SIGMA[dist]
+
+
+def sigma_at(config: DitherConfig, step: int) -> float:
+    """The noise parameter sigma at training step `step` (0-based), following the schedule."""
+    if step < 0:
+        raise ValueError(f"step must be >= 0; got {step}.")
+    if config.dist == "none":
+        return 0.0
+    s0, s1 = float(config.sigma), float(config.sigma_end)
+    if config.schedule == "constant":
+        return s0
+    t = min(step / config.total_steps, 1.0)
+    if config.schedule == "linear":
+        return s0 + (s1 - s0) * t
+    if config.schedule == "cosine":
+        return s1 + (s0 - s1) * (1.0 + math.cos(math.pi * t)) / 2.0
+    if config.schedule == "exponential":
+        k = EXPONENTIAL_RATE
+        return s1 + (s0 - s1) * (math.exp(-k * t) - math.exp(-k)) / (1.0 - math.exp(-k))
+    if config.schedule == "step":
+        return s0 if t < 0.5 else s1
+    raise AssertionError(config.schedule)  # unreachable: validated at construction
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """A private generator for one (seed, step): never touches or depends on the global RNG."""
+    # SeedSequence mixes (seed, step) so that nearby seeds/steps give unrelated streams.
+    state = np.random.SeedSequence([int(seed), int(step)]).generate_state(2, dtype=np.uint32)
+    return torch.Generator(device="cpu").manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def sample_noise(shape, dist: str, sigma: float, generator: torch.Generator) -> torch.Tensor:
+    """Zero-mean float64 noise of `shape` on the CPU."""
+    if dist == "gaussian":
+        return torch.randn(shape, generator=generator, dtype=torch.float64) * sigma
+    if dist == "uniform":
+        return (torch.rand(shape, generator=generator, dtype=torch.float64) * 2.0 - 1.0) * sigma
+    if dist == "laplace":
+        # Inverse CDF: u ~ U[-1/2, 1/2), x = -b sign(u) log(1 - 2|u|); 1 - 2|u| lies in (0, 1].
+        u = torch.rand(shape, generator=generator, dtype=torch.float64) - 0.5
+        return -sigma * torch.sign(u) * torch.log1p(-2.0 * u.abs())
+    raise ValueError(f"unknown dist {dist!r}")
+
+
+def dither(rewards, config: DitherConfig, step: int) -> torch.Tensor:
+    """rewards + independent zero-mean noise (one draw per element), same shape, float dtype.
+
+    Deterministic for a given (config.seed, step), independent of torch's global RNG. With sigma = 0
+    or dist = "none" the rewards come back unchanged (as a float tensor).
+    """
+    rewards = torch.as_tensor(rewards)
+    if not rewards.is_floating_point():
+        rewards = rewards.to(torch.float32)
+    sigma = sigma_at(config, step)
+    if config.dist == "none" or sigma == 0.0:
+        return rewards.clone()
+    noise = sample_noise(tuple(rewards.shape), config.dist, sigma, step_generator(config.seed, step))
+    return (rewards.to(torch.float64).cpu() + noise).to(dtype=rewards.dtype, device=rewards.device)
+
+
+def zero_std_group_frac(rewards, groups: Union[int, Sequence]) -> float:
+    """Fraction of prompt groups whose rewards are all equal (zero variance: no GRPO signal).
+
+    `groups` is either the group size G (the G samples of a prompt are contiguous, as in TRL) or one
+    group id per element (verl's `uid`, in any order).
+    """
+    values = np.asarray(torch.as_tensor(rewards, dtype=torch.float64).reshape(-1))
+    if values.size == 0:
+        return float("nan")
+    if isinstance(groups, (int, np.integer)):
+        if groups <= 0 or values.size % groups:
+            raise ValueError(f"{values.size} rewards cannot be split into groups of {groups}.")
+        per_group = values.reshape(-1, groups)
+        return float(np.mean(per_group.max(axis=1) == per_group.min(axis=1)))
+    ids = np.asarray(groups)
+    if ids.shape[0] != values.size:
+        raise ValueError(f"got {values.size} rewards but {ids.shape[0]} group ids.")
+    _, inverse = np.unique(ids, return_inverse=True)
+    n_groups = inverse.max() + 1
+    group_max = np.full(n_groups, -np.inf)
+    group_min = np.full(n_groups, np.inf)
+    np.maximum.at(group_max, inverse, values)
+    np.minimum.at(group_min, inverse, values)
+    return float(np.mean(group_max == group_min))

@@ -1,0 +1,105 @@
+"""The run folder and metrics schema shared by every backend (TRL here, verl's `file` logger too).
+
+A run folder `runs/<scale>/<run-name>/` holds:
+
+    config.json     the resolved configuration: backend, task, algorithm, dithering, seed, model,
+                    steps, library versions, git commit (written before step 1)
+    metrics.jsonl   one JSON object per line in verl's file-logger shape
+                    {"step": N, "data": {"<key>": <float>, ...}}; step 0 holds the validation done
+                    before training; written and flushed line by line
+    done.json       written last, only when every step finished (its absence = incomplete run)
+
+The metric keys every backend writes (`SCHEMA`; analysis relies on these names):
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+SCHEMA = {
+    "actor/grad_norm": "policy gradient norm BEFORE clipping (what clip_grad_norm_ returns)",
+    "actor/pg_loss": "policy-gradient loss as the backend logs it",
+    "actor/lr": "learning rate at this step",
+    "critic/score/mean": "mean RAW (undithered) reward of the step's samples; = training accuracy for 0/1 rewards",
+    "redit/dithered_score/mean": "mean reward after dithering, i.e. what the advantage estimator saw",
+    "redit/sigma": "noise parameter sigma at this step (after the schedule); 0 for plain GRPO",
+    "redit/zero_std_group_frac/raw": "fraction of prompt groups whose RAW rewards are all equal (no GRPO signal)",
+    "redit/zero_std_group_frac/dithered": "same fraction after dithering (0 whenever sigma > 0)",
+    "response_length/mean": "mean completion length in tokens",
+    "timing_s/step": "wall-clock seconds of the step (the only non-deterministic key; --no-timing drops it)",
+    "val-core/<task>/acc/mean@1": "greedy accuracy on the held-out test split; never dithered; every K steps and at the end",
+}
+__doc__ += "\n".join(f"    {k:38s} {v}" for k, v in SCHEMA.items())
+
+REQUIRED_TRAIN_KEYS = [k for k in SCHEMA if not k.startswith("val-core")]
+
+
+def val_key(task: str) -> str:
+    return f"val-core/{task}/acc/mean@1"
+
+
+def git_commit(repo: Path) -> dict:
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10)
+
+    try:
+        sha = git("rev-parse", "HEAD").stdout.strip() or None
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").stdout.strip()) if sha else None
+    except (OSError, subprocess.TimeoutExpired):
+        sha, dirty = None, None
+    return {"sha": sha, "dirty": dirty}
+
+
+def library_versions(names=("torch", "transformers", "trl", "accelerate", "verl", "numpy")) -> dict:
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+class RunFolder:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.config_path = self.path / "config.json"
+        self.metrics_path = self.path / "metrics.jsonl"
+        self.done_path = self.path / "done.json"
+        self._metrics_file = None
+
+    def is_complete(self) -> bool:
+        return self.done_path.is_file() and self.config_path.is_file() and self.metrics_path.is_file()
+
+    def last_step(self) -> int | None:
+        """Last step fully written to metrics.jsonl (None if nothing is)."""
+        if not self.metrics_path.is_file():
+            return None
+        last = None
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                last = json.loads(line)["step"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                break
+        return last
+
+    def start(self, config: dict) -> None:
+        """Begin (or restart) the run: write config.json, truncate metrics.jsonl, clear done.json."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.done_path.unlink(missing_ok=True)
+        self.config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        self._metrics_file = open(self.metrics_path, "w")
+
+    def log(self, step: int, data: dict) -> None:
+        clean = {k: (float(v) if v is not None and math.isfinite(float(v)) else None) for k, v in data.items()}
+        self._metrics_file.write(json.dumps({"step": int(step), "data": clean}) + "\n")
+        self._metrics_file.flush()
+
+    def finish(self, summary: dict) -> None:
+        self._metrics_file.close()
+        self.done_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,246 @@
+"""The tiny policy: a character-level tokenizer and a small Qwen2 model, built locally (no hub),
+SFT-warmed on the tiny task until its *sampled* accuracy reaches a target, and cached on disk.
+
+    python -m redit.tiny_policy            # build (or reuse) the default policy, print its report
+
+The cache key is a hash of every knob (task, model, SFT); a finished policy folder holds
+`config.json`, `model.safetensors`, the tokenizer files and `sft_report.json`. It is written to a
+temporary folder and renamed at the end, so an interrupted warm-up never leaves a half policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import shutil
+import string
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import tiny_task
+from .rewards import score
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SPECIAL_TOKENS = {"pad": "<pad>", "eos": "<eos>", "unk": "<unk>"}
+# Every printable ASCII character plus newline: enough for the tiny task and for GSM8K text.
+CHARACTERS = [c for c in string.printable if c not in "\t\r\x0b\x0c"]
+
+
+@dataclass(frozen=True)
+class TinyModelConfig:
+    hidden_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    intermediate_size: int = 256
+    max_position_embeddings: int = 256
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    lr: float = 2e-3
+    batch_size: int = 64
+    max_steps: int = 3000
+    eval_every: int = 50
+    eval_problems: int = 200
+    target_sampled_acc: float = 0.30  # stop at the first eval at or above this (mixed GRPO groups)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TinyPolicySpec:
+    task: tiny_task.TinyTaskConfig = field(default_factory=tiny_task.TinyTaskConfig)
+    model: TinyModelConfig = field(default_factory=TinyModelConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+
+    def key(self) -> str:
+        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("REDIT_CHECKPOINTS", REPO_ROOT / "checkpoints"))
+
+
+def build_tokenizer():
+    """Character-level WordLevel tokenizer wrapped as a transformers fast tokenizer."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(list(SPECIAL_TOKENS.values()) + CHARACTERS)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=SPECIAL_TOKENS["unk"]))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    core.decoder = decoders.Fuse()  # join characters back without spaces
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token=SPECIAL_TOKENS["pad"],
+        eos_token=SPECIAL_TOKENS["eos"],
+        unk_token=SPECIAL_TOKENS["unk"],
+    )
+    tok.padding_side = "left"  # generation pads on the left
+    return tok
+
+
+def build_model(tokenizer, cfg: TinyModelConfig, seed: int):
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_hidden_layers,
+        num_attention_heads=cfg.num_attention_heads,
+        num_key_value_heads=cfg.num_attention_heads,
+        max_position_embeddings=cfg.max_position_embeddings,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+    )
+    model = Qwen2ForCausalLM(config)
+    _set_generation_ids(model, tokenizer)
+    return model
+
+
+def _set_generation_ids(model, tokenizer):
+    for cfg in (model.config, model.generation_config):
+        cfg.pad_token_id = tokenizer.pad_token_id
+        cfg.eos_token_id = tokenizer.eos_token_id
+        cfg.bos_token_id = tokenizer.eos_token_id
+
+
+def load_policy(path: str | Path):
+    """Load a saved policy (tiny or any local causal LM folder) with one clear error when missing."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"no model at {path} (config.json missing); build the tiny policy with `python -m redit.tiny_policy` or pass an existing model folder.")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    return model, tokenizer
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, greedy: bool = True,
+             temperature: float = 1.0, batch_size: int = 256) -> list[str]:
+    """Completions (decoded, special tokens removed) for `prompts`, batched with left padding."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(prompts), batch_size):
+        enc = tokenizer(prompts[i:i + batch_size], return_tensors="pt", padding=True)
+        ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=not greedy,
+                             temperature=temperature if not greedy else None, top_k=0 if not greedy else None,
+                             top_p=1.0 if not greedy else None, pad_token_id=tokenizer.pad_token_id)
+        out += tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    model.train(was_training)
+    return out
+
+
+def accuracy(model, tokenizer, rows: list[dict], greedy: bool, task: str = "tiny") -> float:
+    completions = generate(model, tokenizer, [tiny_task.prompt(r["question"]) for r in rows], greedy=greedy)
+    return sum(score(task, c, r["ground_truth"]) for c, r in zip(completions, rows)) / len(rows)
+
+
+def _sft_batch(tokenizer, rows: list[dict]):
+    """Right-padded prompt+answer+eos with labels on answer tokens only (-100 elsewhere)."""
+    seqs, labels = [], []
+    for r in rows:
+        p = tokenizer(tiny_task.prompt(r["question"]))["input_ids"]
+        a = tokenizer(r["answer"])["input_ids"] + [tokenizer.eos_token_id]
+        seqs.append(p + a)
+        labels.append([-100] * len(p) + a)
+    width = max(map(len, seqs))
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs])
+    label_ids = torch.tensor([l + [-100] * (width - len(l)) for l in labels])
+    return input_ids, (input_ids != pad).long(), label_ids
+
+
+def sft_warmup(spec: TinyPolicySpec, out_dir: Path, log=print) -> dict:
+    """Train from scratch until sampled accuracy >= target (or max_steps); save to out_dir."""
+    import random
+
+    cfg = spec.sft
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer, spec.model, seed=cfg.seed)
+    train = tiny_task.generate(spec.task, "train")
+    test = tiny_task.generate(spec.task, "test")[: cfg.eval_problems]
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    rng = random.Random(cfg.seed)
+    start, history, sampled = time.time(), [], 0.0
+    model.train()
+    for step in range(1, cfg.max_steps + 1):
+        lr_scale = min(1.0, step / 100)  # 100-step warm-up, then constant
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * lr_scale
+        input_ids, mask, labels = _sft_batch(tokenizer, rng.sample(train, cfg.batch_size))
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % cfg.eval_every == 0:
+            torch.manual_seed(cfg.seed + step)  # sampled eval is reproducible
+            sampled = accuracy(model, tokenizer, test, greedy=False)
+            history.append({"step": step, "loss": round(loss.item(), 4), "sampled_acc": sampled,
+                            "seconds": round(time.time() - start, 1)})
+            log(f"[sft] step {step:5d}  loss {loss.item():.3f}  sampled acc {sampled:.3f}  {time.time() - start:.0f}s")
+            if sampled >= cfg.target_sampled_acc:
+                break
+    greedy_acc = accuracy(model, tokenizer, test, greedy=True)
+    report = {
+        "spec": asdict(spec), "key": spec.key(), "steps": step, "seconds": round(time.time() - start, 1),
+        "sampled_acc": sampled, "greedy_acc": greedy_acc, "eval_problems": len(test),
+        "n_params": sum(p.numel() for p in model.parameters()), "torch_threads": torch.get_num_threads(),
+        "history": history,
+    }
+    if sampled < cfg.target_sampled_acc:
+        log(f"[sft] warning: sampled accuracy {sampled:.3f} is below the target {cfg.target_sampled_acc} after {step} steps")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    (out_dir / "sft_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def ensure_tiny_policy(spec: TinyPolicySpec | None = None, cache_dir: Path | None = None, log=print) -> Path:
+    """Path of the cached tiny policy for `spec`, warming it up first if it is not cached yet."""
+    spec = spec or TinyPolicySpec()
+    final = Path(cache_dir or default_cache_dir()) / f"tiny-policy-{spec.key()}"
+    if (final / "sft_report.json").is_file():
+        return final
+    tmp = final.with_name(final.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    log(f"[sft] warming up the tiny policy into {final} (cached for later runs)")
+    sft_warmup(spec, tmp, log=log)
+    if final.exists():  # another process finished first; keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.rename(final)
+    return final
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache-dir", type=Path, default=None, help="where policies are cached (default: $REDIT_CHECKPOINTS or ./checkpoints)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    path = ensure_tiny_policy(cache_dir=args.cache_dir)
+    report = json.loads((path / "sft_report.json").read_text())
+    print(json.dumps({k: report[k] for k in ("key", "steps", "seconds", "sampled_acc", "greedy_acc", "n_params")}))
+    print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""TRL backend: GRPO (TRL 1.16 `GRPOTrainer`, unchanged) with ReDit as a reward-function wrapper.
+
+ReDit enters through TRL's reward-function hook: the function returns dithered rewards, and TRL then
+normalises them per prompt group (A = (r - mean_G) / (std_G + 1e-4)), so the noise is added *before*
+group normalisation exactly as in the paper. Everything else (sampling, clipping, the optimiser) is
+stock TRL. A callback writes the shared run-folder schema (see `redit.runlog`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import torch
+from transformers import TrainerCallback
+
+from . import tiny_task
+from .dither import DitherConfig, dither, sigma_at, zero_std_group_frac
+from .rewards import score
+from .runlog import RunFolder, val_key
+from .tiny_policy import generate
+
+# TRL log keys -> shared schema keys; every other TRL key is kept under "trl/".
+TRL_TO_SCHEMA = {
+    "grad_norm": "actor/grad_norm",
+    "loss": "actor/pg_loss",
+    "learning_rate": "actor/lr",
+    "entropy": "actor/entropy",
+    "completions/mean_length": "response_length/mean",
+    "completions/max_length": "response_length/max",
+    "completions/min_length": "response_length/min",
+    "completions/clipped_ratio": "response_length/clip_ratio",
+}
+# Algorithms this backend expresses with stock TRL options.
+ALGORITHMS = {
+    "grpo": {"loss_type": "grpo", "scale_rewards": "group"},
+    "dr_grpo": {"loss_type": "dr_grpo", "scale_rewards": "none"},
+}
+
+
+class DitheredReward:
+    """TRL reward function: raw verifiable reward + ReDit noise; logs raw and dithered statistics."""
+
+    def __init__(self, task: str, dither_config: DitherConfig, group_size: int):
+        self.task, self.config, self.group_size = task, dither_config, group_size
+        self.__name__ = "correct"  # TRL names its reward metrics after this
+        self._calls_at_step: dict[int, int] = {}
+
+    def __call__(self, prompts, completions, ground_truth, trainer_state, log_metric, **_):
+        raw = torch.tensor([score(self.task, c, g) for c, g in zip(completions, ground_truth)], dtype=torch.float32)
+        # Rewards computed during optimizer step k are logged at step k+1 (TRL's global_step lags by 1).
+        step = trainer_state.global_step
+        call = self._calls_at_step[step] = self._calls_at_step.get(step, -1) + 1
+        # A second reward call within one step (gradient accumulation) gets its own noise stream.
+        config = self.config if call == 0 else replace(self.config, seed=self.config.seed + 104729 * call)
+        noisy = dither(raw, config, step)
+        log_metric("critic/score/mean", raw.mean().item())
+        log_metric("redit/dithered_score/mean", noisy.mean().item())
+        log_metric("redit/sigma", sigma_at(self.config, step))
+        log_metric("redit/zero_std_group_frac/raw", zero_std_group_frac(raw, self.group_size))
+        log_metric("redit/zero_std_group_frac/dithered", zero_std_group_frac(noisy, self.group_size))
+        return noisy.tolist()
+
+
+def validate(model, tokenizer, task: str, rows: list[dict], max_new_tokens: int) -> float:
+    """Greedy accuracy on held-out rows; rewards here are never dithered."""
+    completions = generate(model, tokenizer, [tiny_task.prompt(r["question"]) for r in rows],
+                           max_new_tokens=max_new_tokens, greedy=True)
+    return sum(score(task, c, r["ground_truth"]) for c, r in zip(completions, rows)) / len(rows)
+
+
+class RunFolderCallback(TrainerCallback):
+    """Writes one metrics.jsonl line per step in the shared schema, with validation every K steps."""
+
+    def __init__(self, run: RunFolder, task: str, val_rows: list[dict], val_every: int,
+                 max_new_tokens: int, log_timing: bool = True, progress=print):
+        self.run, self.task, self.val_rows, self.val_every = run, task, val_rows, val_every
+        self.max_new_tokens, self.log_timing, self.progress = max_new_tokens, log_timing, progress
+        self._val, self._step_start, self._train_start = {}, None, None
+
+    def _validate(self, model, tokenizer) -> dict:
+        return {val_key(self.task): validate(model, tokenizer, self.task, self.val_rows, self.max_new_tokens)}
+
+    def on_train_begin(self, args, state, control, model=None, processing_class=None, **kw):
+        self._train_start = time.time()
+        val = self._validate(model, processing_class)
+        self.run.log(0, val)
+        self.progress(f"step {0:4d}/{state.max_steps}  val acc {val[val_key(self.task)]:.3f}")
+
+    def on_step_begin(self, args, state, control, **kw):
+        self._step_start = time.time()
+
+    def on_step_end(self, args, state, control, model=None, processing_class=None, **kw):
+        self._seconds = time.time() - self._step_start
+        step = state.global_step
+        if step % self.val_every == 0 or step == state.max_steps:
+            self._val = self._validate(model, processing_class)
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if "train_runtime" in logs:  # the end-of-training summary, not a step
+            return
+        data = {TRL_TO_SCHEMA.get(k, f"trl/{k}"): v for k, v in logs.items() if not k.startswith(("critic/", "redit/"))}
+        data.update({k: v for k, v in logs.items() if k.startswith(("critic/", "redit/"))})
+        if self.log_timing:
+            data["timing_s/step"] = self._seconds
+        data.update(self._val)
+        self.run.log(state.global_step, data)
+        step, total = state.global_step, state.max_steps
+        if step % 10 == 0 or self._val or step == total:
+            elapsed = time.time() - self._train_start
+            eta = elapsed / step * (total - step)
+            val = f"  val acc {self._val[val_key(self.task)]:.3f}" if self._val else ""
+            self.progress(f"step {step:4d}/{total}  acc {data['critic/score/mean']:.3f}  "
+                          f"grad_norm {data['actor/grad_norm']:.3g}  {elapsed:.0f}s elapsed, ETA {eta:.0f}s{val}")
+        self._val = {}
+
+
+def train(run: RunFolder, cfg: dict, model_path, train_rows: list[dict], val_rows: list[dict], progress=print) -> dict:
+    """Run GRPO (+ReDit if cfg['dither'] enables it) with TRL; write the run folder; return a summary."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from .tiny_policy import load_policy
+
+    model, tokenizer = load_policy(model_path)
+    dither_cfg = DitherConfig(**cfg["dither"])
+    group = cfg["num_generations"]
+    args = GRPOConfig(
+        output_dir=str(run.path / "trl"),
+        max_steps=cfg["steps"],
+        per_device_train_batch_size=cfg["prompts_per_step"] * group,  # counts completions, not prompts
+        num_generations=group,
+        max_completion_length=cfg["max_new_tokens"],
+        learning_rate=cfg["lr"],
+        lr_scheduler_type="constant",
+        max_grad_norm=cfg["max_grad_norm"],
+        temperature=cfg["temperature"],
+        beta=0.0,  # no KL/reference model, as in TRL's default and the paper's GRPO baseline script
+        **ALGORITHMS[cfg["algorithm"]],
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        bf16=False,  # TRL defaults to bf16 even on CPU
+        gradient_checkpointing=False,
+        use_cpu=True,
+        seed=cfg["seed"],
+        data_seed=cfg["seed"],
+        dataloader_num_workers=0,
+    )
+    dataset = Dataset.from_list([{"prompt": tiny_task.prompt(r["question"]), "ground_truth": r["ground_truth"]} for r in train_rows])
+    callback = RunFolderCallback(run, cfg["task"], val_rows, cfg["val_every"], cfg["max_new_tokens"],
+                                 log_timing=cfg["log_timing"], progress=progress)
+    trainer = GRPOTrainer(model=model, reward_funcs=[DitheredReward(cfg["task"], dither_cfg, group)],
+                          args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[callback])
+    start = time.time()
+    trainer.train()
+    return {"train_seconds": round(time.time() - start, 1), "steps": trainer.state.global_step}
