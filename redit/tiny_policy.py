@@ -16,7 +16,6 @@ import json
 import math
 import os
 import shutil
-import string
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,8 +27,6 @@ from .rewards import score
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPECIAL_TOKENS = {"pad": "<pad>", "eos": "<eos>", "unk": "<unk>"}
-# Every printable ASCII character plus newline: enough for the tiny task and for GSM8K text.
-CHARACTERS = [c for c in string.printable if c not in "\t\r\x0b\x0c"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +51,7 @@ class SFTConfig:
 
 @dataclass(frozen=True)
 class TinyPolicySpec:
+    tokenizer: str = "byte-level-no-merges"
     task: tiny_task.TinyTaskConfig = field(default_factory=tiny_task.TinyTaskConfig)
     model: TinyModelConfig = field(default_factory=TinyModelConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
@@ -68,20 +66,20 @@ def default_cache_dir() -> Path:
 
 
 def build_tokenizer():
-    """Character-level WordLevel tokenizer wrapped as a transformers fast tokenizer."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    """Byte-level tokenizer with no merges (one token per byte), built with `tokenizers`.
+
+    Byte-level BPE is Qwen2's own tokenizer family, so `AutoTokenizer` (which maps a qwen2 model to
+    `Qwen2Tokenizer`, as verl and TRL do) reloads it with identical ids; it covers any UTF-8 text.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {tok: i for i, tok in enumerate(list(SPECIAL_TOKENS.values()) + CHARACTERS)}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=SPECIAL_TOKENS["unk"]))
-    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
-    core.decoder = decoders.Fuse()  # join characters back without spaces
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        pad_token=SPECIAL_TOKENS["pad"],
-        eos_token=SPECIAL_TOKENS["eos"],
-        unk_token=SPECIAL_TOKENS["unk"],
-    )
+    symbols = list(SPECIAL_TOKENS.values()) + sorted(pre_tokenizers.ByteLevel.alphabet())
+    core = Tokenizer(models.BPE(vocab={s: i for i, s in enumerate(symbols)}, merges=[], unk_token=SPECIAL_TOKENS["unk"]))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    core.decoder = decoders.ByteLevel()
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token=SPECIAL_TOKENS["pad"],
+                                  eos_token=SPECIAL_TOKENS["eos"], unk_token=SPECIAL_TOKENS["unk"])
     tok.padding_side = "left"  # generation pads on the left
     return tok
 

@@ -84,6 +84,12 @@ def main(argv=None) -> int:
         return 2
     run = RunFolder(args.run_dir)
     if run.is_complete() and not args.overwrite:
+        stored = json.loads(run.config_path.read_text())
+        changed = sorted(k for k in cfg if k not in ("threads", "log_timing") and stored.get(k) != cfg[k])
+        if changed:
+            print(f"error: {run.path} already holds a finished run with a different {', '.join(changed)}; "
+                  f"choose another --run-dir or pass --overwrite to replace it.", file=sys.stderr)
+            return 2
         print(f"[skip] {run.path} is complete (done.json); pass --overwrite to rerun")
         return 0
     if run.last_step() is not None:
@@ -110,6 +116,8 @@ def main(argv=None) -> int:
     run.start(cfg)
     name = run.path.name
     summary = trl_backend.train(run, cfg, model_path, train_rows, val_rows, progress=lambda msg: print(f"[{name}] {msg}", flush=True))
+    if (run.path / "trl").is_dir() and not any((run.path / "trl").iterdir()):
+        (run.path / "trl").rmdir()  # TRL's output_dir stays empty (save_strategy="no")
     run.finish(summary)
     print(f"[done] {run.path}  {summary}")
     return 0

@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 
 import torch
-from transformers import TrainerCallback
+from transformers import PrinterCallback, TrainerCallback
 
 from . import tiny_task
 from .dither import DitherConfig, dither, sigma_at, zero_std_group_frac
@@ -153,6 +153,7 @@ def train(run: RunFolder, cfg: dict, model_path, train_rows: list[dict], val_row
                                  log_timing=cfg["log_timing"], progress=progress)
     trainer = GRPOTrainer(model=model, reward_funcs=[DitheredReward(cfg["task"], dither_cfg, group)],
                           args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[callback])
+    trainer.remove_callback(PrinterCallback)  # it prints every raw log dict; our callback shows progress
     start = time.time()
     trainer.train()
     return {"train_seconds": round(time.time() - start, 1), "steps": trainer.state.global_step}
