@@ -153,7 +153,8 @@ def figure1(runs: list[Run], out: Path, vanish: float = PAPER_VANISH, explode: f
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 4.2), squeeze=False, sharey=True)
+    twins = []
     for ax, run in zip(axes[0], runs):
         m = run.metrics
         g = m[GRAD_NORM].dropna()
@@ -166,6 +167,7 @@ def figure1(runs: list[Run], out: Path, vanish: float = PAPER_VANISH, explode: f
         ax.set_xlabel("training step")
         ax.set_ylabel("gradient norm")
         twin = ax.twinx()
+        twins.append(twin)
         r = m[RAW_SCORE].dropna()
         twin.plot(r.index, r.values, color="tab:orange", alpha=0.35, lw=0.8, label="reward (raw)")
         twin.plot(r.index, r.rolling(smooth, min_periods=1).mean(), color="tab:orange", lw=1.8,
@@ -176,6 +178,8 @@ def figure1(runs: list[Run], out: Path, vanish: float = PAPER_VANISH, explode: f
         handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
         labels = ax.get_legend_handles_labels()[1] + twin.get_legend_handles_labels()[1]
         ax.legend(handles, labels, loc="upper left", fontsize=7)
+    for twin in twins[1:]:  # one reward scale for every panel, so they compare at a glance
+        twin.sharey(twins[0])
     if title:
         fig.suptitle(title)
     fig.tight_layout()

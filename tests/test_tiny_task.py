@@ -1,0 +1,76 @@
+"""The tiny synthetic task and its reward."""
+
+import re
+
+import pytest
+
+from redit import rewards, tiny_task
+from redit.tiny_task import TinyTaskConfig
+
+SMALL = TinyTaskConfig(n_train=2000, n_test=100)
+
+
+def check_solution(row):
+    """Recompute every line of the solution from the question's numbers."""
+    numbers = [int(n) for n in re.findall(r"\d+", row["question"])]
+    lines = row["answer"].splitlines()
+    value = numbers[0]
+    for line, n in zip(lines[:-1], numbers[1:]):
+        a, op, b, result = re.fullmatch(r"(\d+)([+-])(\d+)=(\d+)", line).groups()
+        assert int(a) == value and int(b) == n
+        value = value + n if op == "+" else value - n
+        assert int(result) == value >= 0
+    assert lines[-1] == f"#### {value}" and row["ground_truth"] == str(value)
+
+
+def test_rows_are_gsm8k_shaped_and_correct():
+    for row in tiny_task.generate(SMALL, "train")[:500] + tiny_task.generate(SMALL, "test"):
+        assert row["question"].endswith("have now?")
+        check_solution(row)
+        assert rewards.score("tiny", row["answer"], row["ground_truth"]) == 1.0
+
+
+def test_generation_is_deterministic_and_splits_are_disjoint():
+    assert tiny_task.generate(SMALL, "test") == tiny_task.generate(SMALL, "test")
+    train_q = {r["question"] for r in tiny_task.generate(SMALL, "train")}
+    test_q = [r["question"] for r in tiny_task.generate(SMALL, "test")]
+    assert len(test_q) == SMALL.n_test == len(set(test_q))
+    assert not train_q & set(test_q)
+    other = TinyTaskConfig(n_train=2000, n_test=100, seed=99)
+    assert tiny_task.generate(other, "test") != tiny_task.generate(SMALL, "test")
+
+
+@pytest.mark.parametrize("max_number,min_steps,max_steps", [(5, 1, 1), (30, 3, 3)])
+def test_difficulty_knobs(max_number, min_steps, max_steps):
+    cfg = TinyTaskConfig(max_number=max_number, min_steps=min_steps, max_steps=max_steps, n_train=300, n_test=20)
+    for row in tiny_task.generate(cfg, "train"):
+        check_solution(row)
+        operands = [int(n) for n in re.findall(r"\d+", row["question"])]
+        assert max(operands) <= max_number and len(operands) == min_steps + 1
+
+
+def test_bad_configs_fail_clearly():
+    with pytest.raises(ValueError, match="min_steps"):
+        TinyTaskConfig(min_steps=3, max_steps=2)
+    with pytest.raises(ValueError, match="split"):
+        tiny_task.generate(SMALL, "validation")
+    with pytest.raises(ValueError, match="too few distinct"):
+        tiny_task.generate(TinyTaskConfig(max_number=1, min_steps=1, max_steps=1, n_train=20000, n_test=50), "test")
+
+
+@pytest.mark.parametrize("response,expected", [
+    ("3+4=7\n#### 7", 1.0),
+    ("#### 7.0", 1.0),
+    ("#### 1,007", 0.0),
+    ("3+4=8\n#### 8", 0.0),
+    ("#### 6\n#### 7", 1.0),  # the last #### counts
+    ("the answer is 7", 0.0),  # no ####: no credit
+    ("", 0.0),
+])
+def test_tiny_reward_is_exact_match_on_the_number_after_hashes(response, expected):
+    assert rewards.score("tiny", response, "7") == expected
+
+
+def test_unknown_task_reward_names_the_known_ones():
+    with pytest.raises(ValueError, match="tiny"):
+        rewards.score("gsm9k", "#### 1", "1")
