@@ -30,6 +30,7 @@ TRL_TO_SCHEMA = {
     "completions/max_length": "response_length/max",
     "completions/min_length": "response_length/min",
     "completions/clipped_ratio": "response_length/clip_ratio",
+    "step_time": "timing_s/trl_step",  # TRL's own wall-clock step time
 }
 # Algorithms this backend expresses with stock TRL options.
 ALGORITHMS = {
@@ -103,6 +104,8 @@ class RunFolderCallback(TrainerCallback):
         data.update({k: v for k, v in logs.items() if k.startswith(("critic/", "redit/"))})
         if self.log_timing:
             data["timing_s/step"] = self._seconds
+        else:  # wall-clock keys are the only non-deterministic ones
+            data = {k: v for k, v in data.items() if not k.startswith("timing_s/")}
         data.update(self._val)
         self.run.log(state.global_step, data)
         step, total = state.global_step, state.max_steps
