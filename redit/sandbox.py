@@ -182,7 +182,7 @@ def _can_run_as_nobody() -> bool:
     if _NOBODY_OK is None:
         try:
             _NOBODY_OK = os.geteuid() == 0 and subprocess.run(
-                [sys.executable, "-I", "-S", "-c", "pass"], user=NOBODY, group=NOBODY, cwd="/",
+                [os.path.realpath(sys.executable), "-I", "-S", "-c", "pass"], user=NOBODY, group=NOBODY, cwd="/",
                 capture_output=True, timeout=20).returncode == 0
         except (OSError, subprocess.SubprocessError):
             _NOBODY_OK = False
@@ -228,9 +228,12 @@ def run_tests(program: str, tests: list[str] | str, setup: str = "", timeout: fl
                   .replace("__TESTS__", json.dumps(tests_src)).replace("__PROGRAM__", json.dumps(program + "\n" + setup)))
         script = Path(workdir) / "harness.py"
         script.write_text(source)
-        cmd = [sys.executable, "-I", "-S", "-B", str(script)]
+        # The base interpreter (-I -S: no site-packages, no user env); realpath so no venv link is needed.
+        cmd = [os.path.realpath(sys.executable), "-I", "-S", "-B", str(script)]
         if isolation == "bwrap":
-            cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            # The whole file system read-only (the project may live under /tmp, so no tmpfs there),
+            # only the work dir writable.
+            cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                    "--bind", workdir, workdir, "--unshare-all", "--die-with-parent", "--new-session",
                    "--chdir", workdir, *cmd]
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
