@@ -165,8 +165,8 @@ def geo3k_correct(response: str, reference, rel_tol: float = 1e-2) -> float:
         gold_values.append(choices[ord(letter) - 65])
     elif not (len(letter) == 1 and letter.isalpha()):
         gold_values.append(ref.get("answer"))
-    answer = last_boxed(response) or _last_tag(response, "answer") or response.strip().splitlines()[-1:] and response.strip().splitlines()[-1]
-    answer = (answer or "").strip()
+    lines = response.strip().splitlines()
+    answer = (last_boxed(response) or _last_tag(response, "answer") or (lines[-1] if lines else "")).strip()
     picked = re.fullmatch(r"\(?([A-Da-d])\)?\.?", answer) or re.search(r"\b(?:answer|choice)\s*(?:is|:)?\s*\(?([A-D])\)?", answer)
     if picked and len(letter) == 1:
         return float(picked.group(1).upper() == letter)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import shutil
 import time
@@ -143,8 +142,10 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, gre
     return out
 
 
-def accuracy(model, tokenizer, rows: list[dict], greedy: bool, task: str = "tiny") -> float:
-    completions = generate(model, tokenizer, [tiny_task.prompt(r["question"]) for r in rows], greedy=greedy)
+def accuracy(model, tokenizer, rows: list[dict], greedy: bool, task: str = "tiny", max_new_tokens: int = 40) -> float:
+    """Accuracy of sampled (or greedy) completions on tiny-task rows, scored with the raw reward."""
+    completions = generate(model, tokenizer, [tiny_task.prompt(r["question"]) for r in rows],
+                           max_new_tokens=max_new_tokens, greedy=greedy)
     return sum(score(task, c, r["ground_truth"]) for c, r in zip(completions, rows)) / len(rows)
 
 

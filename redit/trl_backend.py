@@ -18,7 +18,7 @@ from . import tiny_task
 from .dither import DitherConfig, dither, sigma_at, zero_std_group_frac
 from .rewards import score
 from .runlog import RunFolder, val_key
-from .tiny_policy import generate
+from .tiny_policy import accuracy
 
 # TRL log keys -> shared schema keys; every other TRL key is kept under "trl/".
 TRL_TO_SCHEMA = {
@@ -63,13 +63,6 @@ class DitheredReward:
         return noisy.tolist()
 
 
-def validate(model, tokenizer, task: str, rows: list[dict], max_new_tokens: int) -> float:
-    """Greedy accuracy on held-out rows; rewards here are never dithered."""
-    completions = generate(model, tokenizer, [tiny_task.prompt(r["question"]) for r in rows],
-                           max_new_tokens=max_new_tokens, greedy=True)
-    return sum(score(task, c, r["ground_truth"]) for c, r in zip(completions, rows)) / len(rows)
-
-
 class RunFolderCallback(TrainerCallback):
     """Writes one metrics.jsonl line per step in the shared schema, with validation every K steps."""
 
@@ -80,7 +73,9 @@ class RunFolderCallback(TrainerCallback):
         self._val, self._step_start, self._train_start = {}, None, None
 
     def _validate(self, model, tokenizer) -> dict:
-        return {val_key(self.task): validate(model, tokenizer, self.task, self.val_rows, self.max_new_tokens)}
+        # greedy accuracy with the raw reward: validation is never dithered
+        return {val_key(self.task): accuracy(model, tokenizer, self.val_rows, greedy=True, task=self.task,
+                                             max_new_tokens=self.max_new_tokens)}
 
     def on_train_begin(self, args, state, control, model=None, processing_class=None, **kw):
         self._train_start = time.time()

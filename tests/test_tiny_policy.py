@@ -2,7 +2,6 @@
 
 import json
 
-import torch
 from transformers import AutoTokenizer
 
 from redit import tiny_policy, tiny_task
