@@ -154,4 +154,5 @@ def verl_compute_score(data_source, solution_str, ground_truth, extra_info=None,
     if data_source not in DATA_SOURCE_TO_TASK:
         raise ValueError(f"no reward for data_source {data_source!r}; known: {', '.join(DATA_SOURCE_TO_TASK)}.")
     reference = json.loads(ground_truth) if isinstance(ground_truth, str) and ground_truth[:1] in "{[" else ground_truth
-    return rewards.score(DATA_SOURCE_TO_TASK[data_source], solution_str, reference)
+    value = float(rewards.score(DATA_SOURCE_TO_TASK[data_source], solution_str, reference))
+    return {"score": value, "acc": value}  # "acc" names verl's validation metric val-core/<source>/acc/mean@N

@@ -26,6 +26,7 @@ from .rewards import score
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPECIAL_TOKENS = {"pad": "<pad>", "eos": "<eos>", "unk": "<unk>"}
+CHAT_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class SFTConfig:
 
 @dataclass(frozen=True)
 class TinyPolicySpec:
-    tokenizer: str = "byte-level-no-merges"
+    tokenizer: str = "byte-level-no-merges+concat-chat-template"
     task: tiny_task.TinyTaskConfig = field(default_factory=tiny_task.TinyTaskConfig)
     model: TinyModelConfig = field(default_factory=TinyModelConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
@@ -80,6 +81,8 @@ def build_tokenizer():
     tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token=SPECIAL_TOKENS["pad"],
                                   eos_token=SPECIAL_TOKENS["eos"], unk_token=SPECIAL_TOKENS["unk"])
     tok.padding_side = "left"  # generation pads on the left
+    # verl renders every prompt through the chat template; the tiny policy's "chat" is the bare text.
+    tok.chat_template = CHAT_TEMPLATE
     return tok
 
 

@@ -129,8 +129,8 @@ def test_backend_adapters_use_the_same_rewards():
     trl_fn = tasks.trl_reward_function("mbpp")
     ref = json.dumps({"test_list": ["assert inc(1) == 2"]})
     assert trl_fn(["def inc(x):\n    return x + 1", "def inc(x):\n    return x"], [ref, ref]) == [1.0, 0.0]
-    assert tasks.verl_compute_score("openai/gsm8k", "#### 7", "7") == 1.0
-    assert tasks.verl_compute_score("mbpp", "def inc(x):\n    return x + 1", ref) == 1.0
+    assert tasks.verl_compute_score("openai/gsm8k", "#### 7", "7") == {"score": 1.0, "acc": 1.0}
+    assert tasks.verl_compute_score("mbpp", "def inc(x):\n    return x + 1", ref)["score"] == 1.0
     with pytest.raises(ValueError, match="data_source"):
         tasks.verl_compute_score("unknown/source", "", "")
 

@@ -1,0 +1,233 @@
+"""ReDit for verl 0.9.1 as a plugin module (no fork): dithered advantage estimators and a trainer.
+
+    export VERL_USE_EXTERNAL_MODULES=patches.redit_verl      # after patches.verl_cpu on a CPU
+    python -m verl.trainer.main_ppo \
+        algorithm.adv_estimator=redit_grpo trainer.v1.trainer_mode=redit_sync \
+        +algorithm.redit.dist=gaussian +algorithm.redit.sigma=0.05 ...
+
+Estimators (`algorithm.adv_estimator`): `redit_grpo`, `redit_reinforce_plus_plus`, `redit_rloo`.
+Each adds zero-mean noise to every response's outcome reward (on its last valid token, where verl's
+reward loop puts the score) with the shared `redit.dither` core, then calls verl's own estimator, so
+the noise enters BEFORE group normalisation. Dr.GRPO is `redit_grpo` with
+`algorithm.norm_adv_by_std_in_grpo=False`. With dist=none or sigma=0 they return exactly verl's
+stock advantages.
+
+Configuration, validated when the trainer starts (one error line, nothing run):
+    +algorithm.redit.dist       gaussian | uniform | laplace | none     (default gaussian)
+    +algorithm.redit.sigma      sigma (uniform: half-width a)          (default 0.05)
+    +algorithm.redit.schedule   constant | linear | cosine | exponential | step
+    +algorithm.redit.sigma_end  sigma at the last step (schedules)
+    +algorithm.redit.seed       noise seed; the generator is re-seeded from (seed, step) every step
+
+The trainer `trainer.v1.trainer_mode=redit_sync` is verl's synchronous trainer plus: the step and
+total steps for sigma schedules, the hook's metrics in every logger (`redit/sigma`,
+`redit/dithered_score/mean`, `redit/zero_std_group_frac/{raw,dithered}`), and the shared run folder
+(`config.json` and `done.json` beside `$VERL_FILE_LOGGER_PATH`, which verl's `file` logger fills).
+`critic/score/*` stays raw (the estimator never writes the dithered rewards back) and validation
+is never dithered (it computes no advantages).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from redit.dither import DitherConfig, dither, sigma_at, zero_std_group_frac
+
+BASE_ESTIMATORS = {"redit_grpo": "grpo", "redit_reinforce_plus_plus": "reinforce_plus_plus", "redit_rloo": "rloo"}
+CONFIG_KEYS = ("dist", "sigma", "schedule", "sigma_end", "seed")
+TRAINER_MODE = "redit_sync"
+
+# Set by the trainer before each advantage computation (all in the driver process).
+_step_state = {"step": 0, "total_steps": None, "metrics": {}}
+
+
+def dither_config(algorithm_config, total_steps: int | None = None) -> DitherConfig:
+    """The DitherConfig of `algorithm.redit` (absent: plain gaussian sigma 0.05). ValueError names the key."""
+    section = (algorithm_config or {}).get("redit") or {}
+    section = dict(section.items())
+    unknown = sorted(set(section) - set(CONFIG_KEYS))
+    if unknown:
+        raise ValueError(f"unknown key algorithm.redit.{unknown[0]}; the keys are {', '.join(CONFIG_KEYS)}.")
+    values = {"dist": "gaussian", "sigma": 0.05, "schedule": "constant", "sigma_end": 0.0, "seed": 0, **section}
+    for key in ("sigma", "sigma_end"):
+        if isinstance(values[key], int) and not isinstance(values[key], bool):
+            values[key] = float(values[key])
+    try:
+        return DitherConfig(**values, total_steps=total_steps if values["schedule"] != "constant" else None)
+    except ValueError as error:
+        raise ValueError(f"algorithm.redit: {error}") from None
+
+
+def last_token_index(response_mask: torch.Tensor) -> torch.Tensor:
+    """Index of each row's last valid response token (0 for an empty response)."""
+    positions = torch.arange(response_mask.shape[-1], device=response_mask.device)
+    return (positions * response_mask.bool()).max(dim=-1).values
+
+
+def dither_token_rewards(token_level_rewards, response_mask, cfg: DitherConfig, step: int, index=None):
+    """(token rewards with each row's noise added on its last valid token, metrics dict)."""
+    scores = token_level_rewards.sum(dim=-1)
+    noisy = dither(scores, cfg, step)
+    out = token_level_rewards.clone()
+    rows = torch.arange(out.shape[0], device=out.device)
+    out[rows, last_token_index(response_mask)] += (noisy - scores).to(out.dtype)
+    metrics = {"redit/sigma": sigma_at(cfg, step), "redit/dithered_score/mean": float(noisy.float().mean())}
+    if index is not None:
+        metrics["redit/zero_std_group_frac/raw"] = zero_std_group_frac(scores, groups=list(index))
+        metrics["redit/zero_std_group_frac/dithered"] = zero_std_group_frac(noisy, groups=list(index))
+    return out, metrics
+
+
+def _make_estimator(name: str):
+    base = BASE_ESTIMATORS[name]
+
+    def estimator(token_level_rewards, response_mask, config=None, index=None, **kwargs):
+        from verl.trainer.ppo import core_algos
+
+        cfg = dither_config(config, _step_state["total_steps"])
+        noisy, metrics = dither_token_rewards(token_level_rewards, response_mask, cfg, _step_state["step"], index)
+        _step_state["metrics"] = metrics
+        if base == "grpo":  # dispatched directly by verl (not via the registry), so call it by name
+            norm = True if config is None else bool(config.get("norm_adv_by_std_in_grpo", True))
+            return core_algos.compute_grpo_outcome_advantage(noisy, response_mask, index, norm_adv_by_std_in_grpo=norm, config=config)
+        stock = core_algos.get_adv_estimator_fn(base)
+        return stock(token_level_rewards=noisy, response_mask=response_mask, config=config, index=index, **kwargs)
+
+    estimator.__name__ = estimator.__qualname__ = f"compute_{name}_advantage"
+    estimator._redit_estimator = name
+    return estimator
+
+
+def _register_estimators():
+    from verl.trainer.ppo import core_algos
+
+    for name in BASE_ESTIMATORS:
+        existing = core_algos.ADV_ESTIMATOR_REGISTRY.get(name)
+        if existing is not None and getattr(existing, "_redit_estimator", None) == name:
+            continue  # idempotent: this module may be imported again in a Ray worker
+        core_algos.register_adv_est(name)(_make_estimator(name))
+
+
+# --- run folder ------------------------------------------------------------------------------------
+
+def run_dir() -> Path | None:
+    """The shared run folder: the folder of $VERL_FILE_LOGGER_PATH when that file is metrics.jsonl."""
+    path = os.environ.get("VERL_FILE_LOGGER_PATH")
+    return Path(path).parent if path and Path(path).name == "metrics.jsonl" else None
+
+
+def run_config(config) -> dict:
+    """config.json of a verl run, in the keys the analysis reads for TRL runs too."""
+    from omegaconf import OmegaConf
+
+    from redit.runlog import git_commit, library_versions
+
+    algo = config.algorithm
+    estimator = str(algo.adv_estimator)
+    redit = estimator in BASE_ESTIMATORS
+    cfg = dither_config(algo, int(config.trainer.total_training_steps or 0) or None) if redit else None
+    base = BASE_ESTIMATORS.get(estimator, estimator)
+    if base == "grpo" and not algo.get("norm_adv_by_std_in_grpo", True):
+        base = "dr_grpo"
+    dithered = cfg is not None and cfg.enabled
+    return {
+        "backend": "verl",
+        "task": _task_of(config),
+        "algorithm": base,
+        "method": f"redit-{cfg.dist}" if dithered else base,
+        "dither": cfg.to_dict() if cfg else DitherConfig(dist="none", sigma=0.0).to_dict(),
+        "seed": int(config.data.get("seed", 0) or 0),
+        "model": {"path": str(config.actor_rollout_ref.model.path)},
+        "steps": int(config.trainer.total_training_steps or 0) or None,
+        "versions": library_versions(),
+        "git": git_commit(Path(__file__).resolve().parents[1]),
+        "verl": OmegaConf.to_container(config, resolve=True),
+    }
+
+
+def _task_of(config) -> str | None:
+    from redit.tasks import DATA_SOURCE_TO_TASK
+
+    try:
+        import pyarrow.parquet as pq
+
+        files = config.data.train_files
+        first = files if isinstance(files, str) else list(files)[0]
+        source = pq.read_table(first, columns=["data_source"]).column(0)[0].as_py()
+        return DATA_SOURCE_TO_TASK.get(source, source)
+    except Exception:  # the task name is a label; never fail a run over it
+        return None
+
+
+def _register_trainer():
+    from omegaconf import open_dict
+    from verl.trainer.ppo.v1.trainer_base import TRAINER_REGISTRY, register_trainer
+    from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+
+    if TRAINER_REGISTRY.get(TRAINER_MODE) is not None:
+        return
+
+    @register_trainer(TRAINER_MODE)
+    class ReditSyncTrainer(PPOTrainerSync):
+        """verl's synchronous trainer + step-aware dithering, hook metrics and the run folder."""
+
+        def __init__(self, config):
+            if str(config.algorithm.adv_estimator) in BASE_ESTIMATORS:
+                dither_config(config.algorithm, int(config.trainer.total_training_steps or 0) or 1)  # fail now, not at step 1
+            with open_dict(config):
+                config.trainer.v1.trainer_mode = "sync"  # stock code paths test for the name "sync"
+            super().__init__(config)
+            self._started = time.time()
+            folder = run_dir()
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "done.json").unlink(missing_ok=True)
+                (folder / "config.json").write_text(json.dumps(run_config(config), indent=2, sort_keys=True, default=str) + "\n")
+
+        def _compute_advantage(self, batch, metrics):
+            _step_state.update(step=max(self.global_steps - 1, 0), total_steps=self.total_training_steps, metrics={})
+            batch = super()._compute_advantage(batch, metrics)
+            metrics.update(_step_state["metrics"])
+            return batch
+
+        def fit(self, *args, **kwargs):
+            result = super().fit(*args, **kwargs)
+            folder = run_dir()
+            if folder is not None:
+                summary = {"steps": int(self.global_steps) - 1, "seconds": round(time.time() - self._started, 1)}
+                (folder / "done.json").write_text(json.dumps(summary, indent=2) + "\n")
+            return result
+
+
+def _trl_compat():
+    """verl 0.9.1 patches TRL's value-head model whenever TRL is importable, but TRL 1.x removed that
+    class, so building any actor fails with an ImportError. This project's environment has TRL 1.16
+    (the single-machine backend), so tell verl TRL is absent when the class is."""
+    import sys
+    from importlib import metadata
+
+    from verl.utils import import_utils
+
+    try:
+        if int(metadata.version("trl").split(".")[0]) < 1:  # (checked by version: importing TRL is slow)
+            return
+    except metadata.PackageNotFoundError:
+        return
+    import_utils.is_trl_available = lambda: False
+    patched = sys.modules.get("verl.models.transformers.monkey_patch")
+    if patched is not None:
+        patched.is_trl_available = lambda: False
+
+
+def install():
+    _trl_compat()
+    _register_estimators()
+    _register_trainer()
+
+
+install()

@@ -1,0 +1,59 @@
+"""Compose verl's trainer config with a list of Hydra overrides, exactly as `main_ppo` would, and
+print it -- without starting anything. Recipes call this for `--dry-run`; tests call `compose`.
+
+    python -m redit.verl_compose algorithm.adv_estimator=redit_grpo +algorithm.redit.sigma=0.05 ...
+
+A misspelt key (`algorithm.adv_estimater=...`), a bad value type or a bad `algorithm.redit` section
+fails here with one line, so a typo in a recipe is caught before a cluster job is queued.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+CONFIG_NAME = "ppo_trainer"
+
+
+def config_dir() -> Path:
+    import verl
+
+    return Path(verl.__file__).parent / "trainer" / "config"
+
+
+def compose(overrides: list[str]):
+    """verl's resolved DictConfig for `overrides` (raises on unknown keys or bad values)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
+        config = hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
+    OmegaConf.resolve(config)
+    if str(config.algorithm.adv_estimator).startswith("redit_"):
+        from patches.redit_verl import BASE_ESTIMATORS, dither_config
+
+        if config.algorithm.adv_estimator not in BASE_ESTIMATORS:
+            raise ValueError(f"unknown estimator {config.algorithm.adv_estimator}; ReDit offers {', '.join(BASE_ESTIMATORS)}.")
+        dither_config(config.algorithm, int(config.trainer.total_training_steps or 0) or 1)
+    return config
+
+
+def main(argv=None) -> int:
+    from omegaconf import OmegaConf
+
+    overrides = list(sys.argv[1:] if argv is None else argv)
+    try:
+        config = compose(overrides)
+    except Exception as error:  # Hydra's own errors are long; the first line names the key
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"error: verl config does not compose: {first}", file=sys.stderr)
+        return 2
+    print(OmegaConf.to_yaml(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Write a task's train/test splits as verl parquet (the schema of verl's examples/data_preprocess).
+
+    python -m redit.verl_data --task gsm8k --out data/verl/gsm8k            # ../shared/data offline
+    REDIT_OFFLINE=0 python -m redit.verl_data --task math --out data/verl/math   # from the hub
+
+Each row: `data_source`, `prompt` (chat messages), `ability`, `reward_model = {"style": "rule",
+"ground_truth": ...}`, `extra_info = {"split", "index", "question"}`, and `images` for Geometry3K.
+Ground truths that are not a single answer (code tests, geo3k choices) travel as JSON strings,
+which `redit.tasks.verl_compute_score` decodes. Files are written to a temporary name and renamed,
+so an interrupted run never leaves a half-written split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import tasks
+
+ABILITY = {"tiny": "math", "gsm8k": "math", "math": "math", "geo3k": "math", "mbpp": "code", "humaneval": "code"}
+# MBPP's published split by task id (Austin et al. 2021): 11-510 test, 601-974 train.
+MBPP_TEST, MBPP_TRAIN = range(11, 511), range(601, 975)
+
+
+def split_rows(task: str, split: str, data_dir=None, offline=None, test_as_train: bool = False) -> list[dict]:
+    """Rows of `split`; where a split does not exist offline, `test_as_train` reuses the test rows
+    for training (CPU smoke runs only: it trains on the evaluation set)."""
+    if task == "mbpp":
+        rows = tasks.load_rows("mbpp", "test", data_dir, offline)
+        ids = MBPP_TRAIN if split == "train" else MBPP_TEST
+        return [r for r in rows if r["index"] in ids]
+    if task == "humaneval" and split == "train":
+        if not test_as_train:
+            raise ValueError("HumanEval has no train split; train on mbpp (or pass --test-as-train for a smoke run).")
+        split = "test"
+    if task == "geo3k" and split == "train" and tasks._offline(offline):
+        if not test_as_train:
+            raise ValueError("offline Geometry3K has only 10 examples; run with REDIT_OFFLINE=0 on a networked machine (or --test-as-train for a smoke run).")
+        split = "test"
+    try:
+        return tasks.load_rows(task, split, data_dir, offline)
+    except FileNotFoundError:
+        if split == "train" and test_as_train:
+            return tasks.load_rows(task, "test", data_dir, offline)
+        raise
+
+
+def verl_row(task: str, row: dict, split: str, style: str = "verl") -> dict:
+    text = tasks.prompt(task, row, style=style)
+    messages = text if isinstance(text, list) else [{"role": "user", "content": text}]
+    reference = row["reference"]
+    out = {
+        "data_source": row["data_source"],
+        "prompt": messages,
+        "ability": ABILITY[task],
+        "reward_model": {"style": "rule", "ground_truth": reference if isinstance(reference, str) else json.dumps(reference)},
+        "extra_info": {"split": split, "index": int(row["index"]) if str(row["index"]).isdigit() else 0, "question": row["question"]},
+    }
+    if row.get("images"):
+        messages[-1]["content"] = "<image>" + messages[-1]["content"]
+        out["images"] = [{"bytes": Path(p).read_bytes()} if isinstance(p, str) else p for p in row["images"]]
+    return out
+
+
+def write_split(rows: list[dict], path: Path) -> None:
+    import pandas as pd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    pd.DataFrame(rows).to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def prepare(task: str, out: Path, data_dir=None, offline=None, style: str = "verl", limit_train: int | None = None,
+            limit_test: int | None = None, test_as_train: bool = False) -> dict:
+    """Write out/train.parquet and out/test.parquet; returns {split: rows written}."""
+    counts = {}
+    for split, limit in (("train", limit_train), ("test", limit_test)):
+        rows = split_rows(task, split, data_dir, offline, test_as_train)[:limit]
+        if not rows:
+            raise ValueError(f"no {split} rows for {task}.")
+        write_split([verl_row(task, r, split, style) for r in rows], Path(out) / f"{split}.parquet")
+        counts[split] = len(rows)
+    return counts
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--task", required=True, choices=tasks.TASKS)
+    p.add_argument("--out", required=True, type=Path, help="folder for train.parquet and test.parquet")
+    p.add_argument("--data-dir", default=None, help="offline data folder (default: $REDIT_DATA_DIR or ../shared/data)")
+    p.add_argument("--style", default="verl", choices=["verl", "paper"], help="prompt format")
+    p.add_argument("--limit-train", type=int, default=None)
+    p.add_argument("--limit-test", type=int, default=None)
+    p.add_argument("--test-as-train", action="store_true", help="where no train split exists offline, train on the test rows (smoke runs)")
+    args = p.parse_args(argv)
+    try:
+        counts = prepare(args.task, args.out, args.data_dir, None, args.style, args.limit_train, args.limit_test, args.test_as_train)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"[verl_data] {args.task}: {counts['train']} train / {counts['test']} test rows -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
