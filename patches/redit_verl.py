@@ -39,7 +39,6 @@ import torch
 from redit.dither import DitherConfig, dither, sigma_at, zero_std_group_frac
 
 BASE_ESTIMATORS = {"redit_grpo": "grpo", "redit_reinforce_plus_plus": "reinforce_plus_plus", "redit_rloo": "rloo"}
-CONFIG_KEYS = ("dist", "sigma", "schedule", "sigma_end", "seed")
 TRAINER_MODE = "redit_sync"
 
 # Set by the trainer before each advantage computation (all in the driver process).
@@ -47,20 +46,8 @@ _step_state = {"step": 0, "total_steps": None, "metrics": {}}
 
 
 def dither_config(algorithm_config, total_steps: int | None = None) -> DitherConfig:
-    """The DitherConfig of `algorithm.redit` (absent: plain gaussian sigma 0.05). ValueError names the key."""
-    section = (algorithm_config or {}).get("redit") or {}
-    section = dict(section.items())
-    unknown = sorted(set(section) - set(CONFIG_KEYS))
-    if unknown:
-        raise ValueError(f"unknown key algorithm.redit.{unknown[0]}; the keys are {', '.join(CONFIG_KEYS)}.")
-    values = {"dist": "gaussian", "sigma": 0.05, "schedule": "constant", "sigma_end": 0.0, "seed": 0, **section}
-    for key in ("sigma", "sigma_end"):
-        if isinstance(values[key], int) and not isinstance(values[key], bool):
-            values[key] = float(values[key])
-    try:
-        return DitherConfig(**values, total_steps=total_steps if values["schedule"] != "constant" else None)
-    except ValueError as error:
-        raise ValueError(f"algorithm.redit: {error}") from None
+    """The DitherConfig of `algorithm.redit` (absent: gaussian, sigma 0.05). ValueError names the key."""
+    return DitherConfig.from_section((algorithm_config or {}).get("redit"), total_steps, where="algorithm.redit")
 
 
 def last_token_index(response_mask: torch.Tensor) -> torch.Tensor:

@@ -77,6 +77,24 @@ class DitherConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_section(cls, section, total_steps: Optional[int] = None, where: str = "dither") -> "DitherConfig":
+        """From a config mapping with keys dist/sigma/schedule/sigma_end/seed (missing: defaults).
+        ValueError names `where.<key>` for an unknown key or a bad value."""
+        values = dict((section or {}).items())
+        known = ("dist", "sigma", "schedule", "sigma_end", "seed")
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown key {where}.{unknown[0]}; the keys are {', '.join(known)}.")
+        values = {"dist": "gaussian", "sigma": 0.05, "schedule": "constant", "sigma_end": 0.0, "seed": 0, **values}
+        for key in ("sigma", "sigma_end"):
+            if isinstance(values[key], int) and not isinstance(values[key], bool):
+                values[key] = float(values[key])
+        try:
+            return cls(**values, total_steps=total_steps if values["schedule"] != "constant" else None)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+
 
 def matched_sigma(dist: str, std: float) -> float:
     """The `sigma` parameter that gives noise of standard deviation `std` for `dist`."""

@@ -235,7 +235,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache-dir", type=Path, default=None, help="where policies are cached (default: $REDIT_CHECKPOINTS or ./checkpoints)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--path-only", action="store_true", help="print where the policy is (or will be) cached; build nothing")
     args = parser.parse_args(argv)
+    if args.path_only:
+        print((args.cache_dir or default_cache_dir()) / f"tiny-policy-{TinyPolicySpec().key()}")
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     path = ensure_tiny_policy(cache_dir=args.cache_dir)

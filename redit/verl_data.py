@@ -47,7 +47,7 @@ def split_rows(task: str, split: str, data_dir=None, offline=None, test_as_train
         raise
 
 
-def verl_row(task: str, row: dict, split: str, style: str = "verl") -> dict:
+def verl_row(task: str, row: dict, split: str, style: str = "verl", text_only: bool = False) -> dict:
     text = tasks.prompt(task, row, style=style)
     messages = text if isinstance(text, list) else [{"role": "user", "content": text}]
     reference = row["reference"]
@@ -58,7 +58,7 @@ def verl_row(task: str, row: dict, split: str, style: str = "verl") -> dict:
         "reward_model": {"style": "rule", "ground_truth": reference if isinstance(reference, str) else json.dumps(reference)},
         "extra_info": {"split": split, "index": int(row["index"]) if str(row["index"]).isdigit() else 0, "question": row["question"]},
     }
-    if row.get("images"):
+    if row.get("images") and not text_only:
         messages[-1]["content"] = "<image>" + messages[-1]["content"]
         out["images"] = [{"bytes": Path(p).read_bytes()} if isinstance(p, str) else p for p in row["images"]]
     return out
@@ -74,14 +74,14 @@ def write_split(rows: list[dict], path: Path) -> None:
 
 
 def prepare(task: str, out: Path, data_dir=None, offline=None, style: str = "verl", limit_train: int | None = None,
-            limit_test: int | None = None, test_as_train: bool = False) -> dict:
+            limit_test: int | None = None, test_as_train: bool = False, text_only: bool = False) -> dict:
     """Write out/train.parquet and out/test.parquet; returns {split: rows written}."""
     counts = {}
     for split, limit in (("train", limit_train), ("test", limit_test)):
         rows = split_rows(task, split, data_dir, offline, test_as_train)[:limit]
         if not rows:
             raise ValueError(f"no {split} rows for {task}.")
-        write_split([verl_row(task, r, split, style) for r in rows], Path(out) / f"{split}.parquet")
+        write_split([verl_row(task, r, split, style, text_only) for r in rows], Path(out) / f"{split}.parquet")
         counts[split] = len(rows)
     return counts
 
@@ -95,9 +95,10 @@ def main(argv=None):
     p.add_argument("--limit-train", type=int, default=None)
     p.add_argument("--limit-test", type=int, default=None)
     p.add_argument("--test-as-train", action="store_true", help="where no train split exists offline, train on the test rows (smoke runs)")
+    p.add_argument("--text-only", action="store_true", help="drop images (a text-only policy's smoke run of a vision task)")
     args = p.parse_args(argv)
     try:
-        counts = prepare(args.task, args.out, args.data_dir, None, args.style, args.limit_train, args.limit_test, args.test_as_train)
+        counts = prepare(args.task, args.out, args.data_dir, None, args.style, args.limit_train, args.limit_test, args.test_as_train, args.text_only)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

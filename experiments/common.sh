@@ -1,0 +1,121 @@
+# Sourced by every recipe in experiments/ (not run directly). It gives a recipe:
+#   --dry-run     print the environment, the full verl command and the resolved verl config; run nothing
+#   SCALE=paper   (default) the recipe's own values: real model, vLLM rollout, GPUs
+#   SCALE=tiny    the same recipe on a CPU: the tiny policy, 4 prompts x 4 samples, 3 steps,
+#                 verl's CPU mode (patches/verl_cpu.py, the `hf` rollout), 64/16 data rows
+#   METHOD        grpo | redit-gaussian | redit-uniform | redit-laplace (the method wrappers set it)
+#   REWARD        redit (default: the project's gold-checked scorers) | verl (verl's built-in scorer)
+#   SIGMA SEED STEPS RUN_DIR OVERWRITE=1 ...  any recipe variable, from the environment
+# and the function `launch_verl <overrides...>` that prepares the data, adds the method, device and
+# logging overrides, refuses to overwrite a finished run, and starts `python -m verl.trainer.main_ppo`.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PY:-$ROOT/.venv/bin/python}"
+DRY_RUN=0
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) DRY_RUN=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+    *) echo "error: unknown option '$arg'; recipes take --dry-run, and variables from the environment (SCALE=tiny SEED=1 ...)" >&2; exit 2 ;;
+  esac
+done
+if [[ ! -x "$PY" ]]; then
+  echo "error: no Python environment at $PY; run ./run_tests.sh --co -q once (it creates .venv) or set PY=" >&2; exit 2
+fi
+SCALE="${SCALE:-paper}"
+case "$SCALE" in paper|tiny) ;; *) echo "error: SCALE must be paper or tiny, got '$SCALE'" >&2; exit 2 ;; esac
+METHOD="${METHOD:-grpo}"
+SEED="${SEED:-0}"
+DATA_ROOT="${DATA_ROOT:-$ROOT/data/verl/$SCALE}"
+
+# The tiny preset is applied first, so it wins over the recipe's `: "${VAR:=paper value}"` lines.
+if [[ "$SCALE" == tiny ]]; then
+  : "${MODEL:=$("$PY" -m redit.tiny_policy --path-only)}"
+  : "${TRAIN_BATCH:=4}" "${MINI_BATCH:=4}" "${ROLLOUT_N:=4}" "${STEPS:=3}" "${TEST_FREQ:=3}"
+  : "${MAX_PROMPT:=192}" "${MAX_RESPONSE:=32}" "${LR:=1e-5}" "${GPUS_PER_NODE:=1}" "${NNODES:=1}" "${TP:=1}"
+  : "${DATA_LIMITS:=--limit-train 64 --limit-test 16 --test-as-train}"
+fi
+
+# method -> estimator and noise (sigma: the std-matched pair of the tiny-scale main table)
+case "$METHOD" in
+  grpo)           ADV=redit_grpo; DIST=none ;;   # redit_grpo with dist=none == verl's grpo, same metrics
+  redit-gaussian) ADV=redit_grpo; DIST=gaussian; : "${SIGMA:=0.05}" ;;
+  redit-uniform)  ADV=redit_grpo; DIST=uniform;  : "${SIGMA:=0.0866}" ;;  # a = sqrt(3) * 0.05: same std
+  redit-laplace)  ADV=redit_grpo; DIST=laplace;  : "${SIGMA:=0.0354}" ;;  # b = 0.05 / sqrt(2): same std
+  *) echo "error: METHOD must be grpo, redit-gaussian, redit-uniform or redit-laplace; got '$METHOD'" >&2; exit 2 ;;
+esac
+: "${SIGMA:=0.0}" "${SCHEDULE:=constant}" "${SIGMA_END:=0.0}"
+
+CPU_OVERRIDES=(
+  actor_rollout_ref.rollout.name=hf
+  actor_rollout_ref.actor.strategy=fsdp2
+  actor_rollout_ref.actor.fsdp_config.strategy=fsdp2
+  actor_rollout_ref.actor.fsdp_config.use_torch_compile=False
+  +actor_rollout_ref.actor.fsdp_config.mixed_precision.param_dtype=fp32
+  +actor_rollout_ref.model.override_config.attn_implementation=sdpa
+  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=16
+  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=16
+  +ray_kwargs.ray_init.num_gpus=1          # Ray must see one "GPU" to place the worker
+  +ray_kwargs.ray_init.num_cpus=16         # transfer-queue actors each ask for a CPU
+  transfer_queue.backend.SimpleStorage.num_data_storage_units=1
+)
+GPU_OVERRIDES=(
+  actor_rollout_ref.rollout.name=vllm
+  actor_rollout_ref.rollout.gpu_memory_utilization=0.6
+  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=8
+  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=16
+  actor_rollout_ref.model.enable_gradient_checkpointing=True
+)
+
+launch_verl() {  # launch_verl <the recipe's hydra overrides...>
+  local name="$METHOD-s$SEED"
+  local run_dir="${RUN_DIR:-$ROOT/runs/$SCALE-verl/$TASK/$name}"
+  local plugins="patches.redit_verl" device=("${GPU_OVERRIDES[@]}") env=()
+  if [[ "$SCALE" == tiny ]]; then
+    plugins="patches.verl_cpu,$plugins"  # the platform plugin must come first
+    device=("${CPU_OVERRIDES[@]}")
+    env=(VERL_PLATFORM=cpu VERL_ENGINE_DEVICE=cuda)
+  fi
+  env+=(VERL_USE_EXTERNAL_MODULES="$plugins" VERL_FILE_LOGGER_PATH="$run_dir/metrics.jsonl")
+  local overrides=(
+    "$@"
+    algorithm.adv_estimator="$ADV"
+    trainer.v1.trainer_mode=redit_sync
+    +algorithm.redit.dist="$DIST"
+    +algorithm.redit.sigma="$SIGMA"
+    +algorithm.redit.schedule="$SCHEDULE"
+    +algorithm.redit.sigma_end="$SIGMA_END"
+    +algorithm.redit.seed="$SEED"
+    data.seed="$SEED"
+    trainer.logger='["console","file"]'
+    trainer.project_name=redit
+    trainer.experiment_name="$TASK-$name"
+    trainer.default_local_dir="$run_dir/checkpoints"
+    "${device[@]}"
+  )
+  if [[ "${REWARD:-redit}" == redit ]]; then  # REWARD=verl: verl's built-in scorer for the data_source
+    overrides+=(reward.custom_reward_function.path="$ROOT/patches/verl_reward.py" reward.custom_reward_function.name=compute_score)
+  fi
+  local clean=("${overrides[@]}") errors
+  errors="$(mktemp)"
+  if (( DRY_RUN )); then
+    echo "# $TASK / $METHOD / SCALE=$SCALE / seed $SEED -> $run_dir"
+    printf 'env'; printf ' %q' "${env[@]}"; printf ' \\\n  %q -m verl.trainer.main_ppo' "$PY"
+    printf ' \\\n    %q' "${clean[@]}"; echo
+    echo "# resolved verl config:"
+    env "${env[@]}" "$PY" -m redit.verl_compose "${clean[@]}" 2>"$errors" || { grep '^error' "$errors" >&2; exit 2; }
+    return
+  fi
+  if [[ -f "$run_dir/done.json" && "${OVERWRITE:-0}" != 1 ]]; then
+    echo "[skip] $run_dir is complete (done.json); OVERWRITE=1 reruns it"; return 0
+  fi
+  # a bad key fails here, in seconds, before Ray starts
+  env "${env[@]}" "$PY" -m redit.verl_compose "${clean[@]}" >/dev/null 2>"$errors" || { grep '^error' "$errors" >&2; exit 2; }
+  if [[ ! -f "$DATA_ROOT/$TASK/train.parquet" ]]; then
+    # shellcheck disable=SC2086  # DATA_LIMITS is a list of flags
+    "$PY" -m redit.verl_data --task "$DATA_TASK" --out "$DATA_ROOT/$TASK" ${DATA_LIMITS:-}
+  fi
+  [[ "$SCALE" == tiny ]] && "$PY" -m redit.tiny_policy >/dev/null  # build the tiny policy if missing
+  mkdir -p "$run_dir"
+  env "${env[@]}" "$PY" -m verl.trainer.main_ppo "${clean[@]}" 2>&1 | tee "$run_dir/verl.log"
+}

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# math, grpo: see run.sh.   [--dry-run]   SCALE=tiny for a CPU run
+METHOD=grpo exec "$(dirname "$0")/run.sh" "$@"

@@ -1,0 +1,133 @@
+"""The verl plugin (patches/redit_verl.py): ReDit estimators against verl's own, on hand-built batches."""
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from patches import redit_verl  # registers the estimators in verl (idempotent)
+from verl.trainer.ppo import core_algos
+
+UIDS = np.array(["a"] * 4 + ["b"] * 4, dtype=object)
+
+
+def batch(scores, lengths=(3, 5, 2, 6, 4, 4, 1, 6), width=6):
+    """verl-style outcome rewards: each score on its response's last valid token."""
+    mask = torch.zeros(len(scores), width)
+    rewards = torch.zeros(len(scores), width)
+    for i, (s, n) in enumerate(zip(scores, lengths)):
+        mask[i, :n] = 1
+        rewards[i, n - 1] = s
+    return rewards, mask
+
+
+def algo(dist="gaussian", sigma=0.05, norm=True, **extra):
+    """An `algorithm` section as verl hands it to estimators (a DictConfig)."""
+    return OmegaConf.create({"redit": {"dist": dist, "sigma": sigma, **extra}, "norm_adv_by_std_in_grpo": norm, "gamma": 1.0})
+
+
+def run(name, rewards, mask, config, step=0, total=None, index=UIDS):
+    redit_verl._step_state.update(step=step, total_steps=total)
+    fn = core_algos.get_adv_estimator_fn(name)
+    return fn(token_level_rewards=rewards, response_mask=mask, config=config, index=index)
+
+
+STOCK = {
+    "redit_grpo": lambda r, m, c: core_algos.compute_grpo_outcome_advantage(r, m, UIDS, norm_adv_by_std_in_grpo=c["norm_adv_by_std_in_grpo"]),
+    "redit_reinforce_plus_plus": lambda r, m, c: core_algos.compute_reinforce_plus_plus_outcome_advantage(r, m, config=c),
+    "redit_rloo": lambda r, m, c: core_algos.compute_rloo_outcome_advantage(r, m, UIDS, config=c),
+}
+
+
+@pytest.mark.parametrize("name", list(STOCK))
+@pytest.mark.parametrize("zero", [{"dist": "none"}, {"sigma": 0.0}])
+def test_without_noise_each_estimator_is_exactly_verls(name, zero):
+    rewards, mask = batch([1, 0, 1, 1, 0, 0, 1, 0])
+    config = algo(**{"sigma": 0.05, **zero})
+    ours, _ = run(name, rewards, mask, config)
+    stock, _ = STOCK[name](rewards.clone(), mask, config)
+    assert torch.equal(ours, stock)
+
+
+def test_dr_grpo_without_noise_matches_verl_without_std_division():
+    rewards, mask = batch([1, 0, 1, 1, 0, 0, 1, 0])
+    config = algo(sigma=0.0, norm=False)
+    ours, _ = run("redit_grpo", rewards, mask, config)
+    stock, _ = core_algos.compute_grpo_outcome_advantage(rewards, mask, UIDS, norm_adv_by_std_in_grpo=False)
+    assert torch.equal(ours, stock)
+
+
+def test_an_all_equal_group_gets_nonzero_advantages_only_with_noise():
+    rewards, mask = batch([1, 1, 1, 1, 0, 1, 0, 0])  # group "a" all correct: no GRPO signal
+    plain, _ = run("redit_grpo", rewards, mask, algo(dist="none"))
+    dithered, _ = run("redit_grpo", rewards, mask, algo(sigma=0.05))
+    assert plain[:4].abs().max() == 0
+    per_response = dithered[:4].sum(-1) / mask[:4].sum(-1)
+    assert (per_response != 0).all()
+    # std-normalised: the group's advantages have mean 0 and std 1 whatever sigma > 0 is
+    assert float(per_response.mean()) == pytest.approx(0.0, abs=1e-5)
+    assert float(per_response.std()) == pytest.approx(1.0, abs=1e-3)
+    assert ((dithered != 0) == mask.bool()).all()  # advantages stay on valid tokens only
+
+
+def test_noise_goes_on_the_last_valid_token_and_metrics_report_raw_and_dithered():
+    rewards, mask = batch([1, 1, 1, 1, 0, 1, 0, 0])
+    cfg = redit_verl.dither_config(algo(sigma=0.3))
+    noisy, metrics = redit_verl.dither_token_rewards(rewards, mask, cfg, step=0, index=UIDS)
+    changed = (noisy != rewards)
+    last = mask.sum(-1).long() - 1
+    assert changed.sum() == 8 and all(changed[i, last[i]] for i in range(8))
+    assert metrics["redit/sigma"] == 0.3
+    assert metrics["redit/zero_std_group_frac/raw"] == 0.5 and metrics["redit/zero_std_group_frac/dithered"] == 0.0
+    assert metrics["redit/dithered_score/mean"] == pytest.approx(float(noisy.sum(-1).mean()), abs=1e-6)
+
+
+def test_same_seed_same_advantages_other_seed_or_step_differs():
+    rewards, mask = batch([1, 1, 1, 1, 0, 1, 0, 0])
+    a, _ = run("redit_grpo", rewards, mask, algo(seed=7), step=3)
+    b, _ = run("redit_grpo", rewards, mask, algo(seed=7), step=3)
+    c, _ = run("redit_grpo", rewards, mask, algo(seed=8), step=3)
+    d, _ = run("redit_grpo", rewards, mask, algo(seed=7), step=4)
+    assert torch.equal(a, b) and not torch.equal(a, c) and not torch.equal(a, d)
+
+
+def test_a_schedule_changes_sigma_across_steps():
+    rewards, mask = batch([1, 1, 1, 1, 0, 1, 0, 0])
+    config = algo(sigma=0.5, schedule="linear", sigma_end=0.0)
+    seen = []
+    for step in (0, 50, 100):
+        run("redit_grpo", rewards, mask, config, step=step, total=100)
+        seen.append(redit_verl._step_state["metrics"]["redit/sigma"])
+    assert seen == pytest.approx([0.5, 0.25, 0.0])
+
+
+def test_uniform_noise_is_bounded_by_its_half_width():
+    rewards, mask = batch([0] * 8)
+    cfg = redit_verl.dither_config(algo(dist="uniform", sigma=0.1))
+    for step in range(20):
+        noisy, _ = redit_verl.dither_token_rewards(rewards, mask, cfg, step)
+        assert noisy.abs().max() <= 0.1
+
+
+def test_registration_is_idempotent_and_names_are_verls():
+    redit_verl.install()
+    redit_verl.install()
+    for name in redit_verl.BASE_ESTIMATORS:
+        assert core_algos.get_adv_estimator_fn(name)._redit_estimator == name
+    from verl.trainer.ppo.v1.trainer_base import TRAINER_REGISTRY
+
+    assert redit_verl.TRAINER_MODE in TRAINER_REGISTRY
+
+
+@pytest.mark.parametrize("section, needle", [
+    ({"sigmaa": 0.1}, "algorithm.redit.sigmaa"),
+    ({"dist": "cauchy"}, "dist must be one of"),
+    ({"sigma": -1.0}, "sigma must be a finite number"),
+    ({"schedule": "linear", "sigma_end": 0.0}, None),  # valid once the trainer passes total steps
+])
+def test_bad_redit_config_is_one_clear_error(section, needle):
+    if needle is None:
+        assert redit_verl.dither_config({"redit": section}, total_steps=10).schedule == "linear"
+        return
+    with pytest.raises(ValueError, match=needle):
+        redit_verl.dither_config({"redit": section}, total_steps=10)

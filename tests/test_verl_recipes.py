@@ -1,0 +1,151 @@
+"""verl data preparation, the experiments/ recipes (dry runs composed with verl's Hydra config), and the
+real `verl.trainer.main_ppo` loop on this CPU with the ReDit plugin."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from redit import verl_data
+from redit.tasks import data_dir
+from redit.verl_compose import compose
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPES = sorted(p for p in (REPO / "experiments").glob("*/*.sh") if p.name != "run.sh")
+needs_data = pytest.mark.skipif(not (data_dir() / "gsm8k").is_dir(), reason="../shared/data not present")
+
+
+def recipe(path, *args, env=None, timeout=120):
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.run([str(path), *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def overrides_of(dry_run_output: str) -> list[str]:
+    """The Hydra overrides a dry run printed (one per line after the main_ppo line)."""
+    lines = dry_run_output.split("verl.trainer.main_ppo", 1)[1].split("# resolved verl config:")[0].splitlines()
+    import shlex
+
+    return [shlex.split(line.strip().rstrip("\\").strip())[0] for line in lines if line.strip().rstrip("\\").strip()]
+
+
+@needs_data
+def test_gsm8k_parquet_has_verls_schema(tmp_path):
+    counts = verl_data.prepare("gsm8k", tmp_path, limit_train=5, limit_test=3)
+    assert counts == {"train": 5, "test": 3}
+    df = pd.read_parquet(tmp_path / "train.parquet")
+    assert list(df.columns) == ["data_source", "prompt", "ability", "reward_model", "extra_info"]
+    row = df.iloc[0]
+    assert row.data_source == "openai/gsm8k" and row.ability == "math"
+    assert row.prompt[0]["role"] == "user" and "####" in row.prompt[0]["content"]
+    assert row.reward_model["style"] == "rule" and row.reward_model["ground_truth"] == "72"  # Natalia's clips
+    assert row.extra_info["split"] == "train" and row.extra_info["index"] == 0
+
+
+@needs_data
+def test_geo3k_rows_carry_image_bytes_unless_text_only(tmp_path):
+    verl_data.prepare("geo3k", tmp_path / "vl", test_as_train=True)
+    verl_data.prepare("geo3k", tmp_path / "text", test_as_train=True, text_only=True)
+    vl, text = pd.read_parquet(tmp_path / "vl" / "test.parquet"), pd.read_parquet(tmp_path / "text" / "test.parquet")
+    assert len(vl) == 10 and vl.iloc[0].images[0]["bytes"][:4] == b"\x89PNG"
+    assert vl.iloc[0].prompt[0]["content"].startswith("<image>")
+    assert "images" not in text.columns and "<image>" not in text.iloc[0].prompt[0]["content"]
+    assert json.loads(vl.iloc[0].reward_model["ground_truth"])["answer"] in "ABCD"
+
+
+@needs_data
+def test_mbpp_uses_the_published_split_and_missing_splits_fail_clearly(tmp_path):
+    counts = verl_data.prepare("mbpp", tmp_path)
+    assert counts == {"train": 374, "test": 500}
+    with pytest.raises(ValueError, match="HumanEval has no train split"):
+        verl_data.prepare("humaneval", tmp_path / "he")
+    assert not (tmp_path / "he" / "train.parquet").exists()
+
+
+def test_there_is_a_recipe_per_task_and_method():
+    names = {(p.parent.name, p.stem) for p in RECIPES}
+    for task in ("gsm8k", "math", "geo3k", "mbpp"):
+        for method in ("grpo", "redit_gaussian", "redit_uniform"):
+            assert (task, method) in names
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_recipe_dry_run_prints_a_verl_command_that_composes(path):
+    out = recipe(path, "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert "-m verl.trainer.main_ppo" in out.stdout and "# resolved verl config:" in out.stdout
+    overrides = overrides_of(out.stdout)
+    keys = {o.split("=", 1)[0].lstrip("+") for o in overrides}
+    assert {"algorithm.adv_estimator", "actor_rollout_ref.model.path", "data.train_files", "trainer.total_training_steps",
+            "algorithm.redit.dist", "algorithm.redit.sigma", "actor_rollout_ref.rollout.name"} <= keys
+    config = compose(overrides)  # the printed command, composed again independently
+    assert config.trainer.v1.trainer_mode == "redit_sync" and config.actor_rollout_ref.rollout.name == "vllm"
+    method = path.stem.replace("_", "-")
+    assert config.algorithm.redit.dist == ("none" if method == "grpo" else method.split("-")[1])
+
+
+def test_tiny_scale_dry_run_selects_cpu_mode_and_the_tiny_policy():
+    out = recipe(REPO / "experiments/gsm8k/redit_uniform.sh", "--dry-run", env={"SCALE": "tiny"})
+    assert out.returncode == 0, out.stderr
+    config = compose(overrides_of(out.stdout))
+    assert config.actor_rollout_ref.rollout.name == "hf" and config.actor_rollout_ref.actor.strategy == "fsdp2"
+    assert "tiny-policy-" in config.actor_rollout_ref.model.path and config.trainer.total_training_steps == 3
+    assert "VERL_PLATFORM=cpu" in out.stdout and "patches.verl_cpu" in out.stdout
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ("data.train_batch_sizee=4", "data.train_batch_sizee"),
+    ("algorithm.adv_estimator=redit_ppo", "redit_grpo"),
+    ("+algorithm.redit.sigmaa=0.1", "algorithm.redit.sigmaa"),
+    ("+algorithm.redit.dist=cauchy", "dist must be one of"),
+])
+def test_a_typo_in_an_override_fails_composition(bad, needle):
+    with pytest.raises(Exception, match=needle):
+        compose(["actor_rollout_ref.rollout.name=vllm", "algorithm.adv_estimator=redit_grpo", bad])
+
+
+@pytest.mark.parametrize("env, args, needle", [
+    ({"METHOD": "redit-cauchy"}, [], "METHOD must be"),
+    ({"SCALE": "huge"}, [], "SCALE must be"),
+    ({}, ["--steps", "3"], "unknown option"),
+    ({"SIGMA": "-1", "METHOD": "redit-gaussian"}, ["--dry-run"], "sigma must be a finite number"),
+])
+def test_bad_recipe_input_is_one_line_before_anything_runs(env, args, needle):
+    out = recipe(REPO / "experiments/gsm8k/run.sh", *args, env=env)
+    assert out.returncode == 2 and needle in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@needs_data
+def test_verl_main_ppo_runs_redit_grpo_on_cpu(tmp_path, tiny_policy_path):
+    """The real verl loop: 3 GRPO steps with redit_grpo, the hf rollout, verl's gsm8k scorer."""
+    run_dir = tmp_path / "run"
+    env = {"SCALE": "tiny", "REWARD": "verl", "RUN_DIR": str(run_dir), "MODEL": str(tiny_policy_path),
+           "DATA_LIMITS": "--limit-train 32 --limit-test 8", "DATA_ROOT": str(tmp_path / "data")}
+    out = recipe(REPO / "experiments/gsm8k/redit_gaussian.sh", env=env, timeout=420)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = {line["step"]: line["data"] for line in lines}
+    assert sorted(steps) == [0, 1, 2, 3]
+    assert "val-core/openai/gsm8k/acc/mean@1" in steps[0] and "val-core/openai/gsm8k/acc/mean@1" in steps[3]
+    for step in (1, 2, 3):
+        data = steps[step]
+        assert data["actor/grad_norm"] > 0 and data["redit/sigma"] == 0.05
+        assert 0.0 <= data["critic/score/mean"] <= 1.0  # raw 0/1 rewards (gsm8k scorer)
+        assert data["redit/dithered_score/mean"] != data["critic/score/mean"]
+        assert data["redit/zero_std_group_frac/dithered"] == 0.0
+        assert 0.0 <= data["redit/zero_std_group_frac/raw"] <= 1.0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["backend"] == "verl" and config["method"] == "redit-gaussian" and config["task"] == "gsm8k"
+    assert (run_dir / "done.json").is_file()
+
+    from redit.analysis import load_runs
+
+    (run,) = load_runs(tmp_path)  # the analysis reads the verl run folder as it reads TRL's
+    assert run.config["backend"] == "verl" and len(run.metrics) == 4
+
+    again = recipe(REPO / "experiments/gsm8k/redit_gaussian.sh", env=env, timeout=60)
+    assert again.returncode == 0 and "[skip]" in again.stdout  # a finished run is never overwritten
