@@ -124,7 +124,7 @@ def test_verl_main_ppo_runs_redit_grpo_on_cpu(tmp_path, tiny_policy_path):
     """The real verl loop: 3 GRPO steps with redit_grpo, the hf rollout, verl's gsm8k scorer."""
     run_dir = tmp_path / "run"
     env = {"SCALE": "tiny", "REWARD": "verl", "RUN_DIR": str(run_dir), "MODEL": str(tiny_policy_path),
-           "DATA_LIMITS": "--limit-train 32 --limit-test 8", "DATA_ROOT": str(tmp_path / "data")}
+           "DATA_LIMITS": "--limit-train 64 --limit-test 16", "DATA_ROOT": str(tmp_path / "data")}
     out = recipe(REPO / "experiments/gsm8k/redit_gaussian.sh", env=env, timeout=420)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
