@@ -19,8 +19,8 @@ for arg in "$@"; do
     *) echo "error: unknown option '$arg'; recipes take --dry-run, and variables from the environment (SCALE=tiny SEED=1 ...)" >&2; exit 2 ;;
   esac
 done
-if [[ ! -x "$PY" ]]; then
-  echo "error: no Python environment at $PY; run ./run_tests.sh --co -q once (it creates .venv) or set PY=" >&2; exit 2
+if ! command -v "$PY" >/dev/null; then
+  echo "error: no Python at $PY; run ./run_tests.sh --co -q once (it creates .venv), or on a cluster set PY=python (see environment.yml)" >&2; exit 2
 fi
 SCALE="${SCALE:-paper}"
 case "$SCALE" in paper|tiny) ;; *) echo "error: SCALE must be paper or tiny, got '$SCALE'" >&2; exit 2 ;; esac
