@@ -6,8 +6,10 @@
 #   METHOD        grpo | redit-gaussian | redit-uniform | redit-laplace (the method wrappers set it)
 #   REWARD        redit (default: the project's gold-checked scorers) | verl (verl's built-in scorer)
 #   SIGMA SEED STEPS RUN_DIR OVERWRITE=1 ...  any recipe variable, from the environment
-# and the function `launch_verl <overrides...>` that prepares the data, adds the method, device and
-# logging overrides, refuses to overwrite a finished run, and starts `python -m verl.trainer.main_ppo`.
+# and the function `launch_verl [extra overrides...]` that turns the recipe's variables (TASK MODEL
+# STEPS TRAIN_BATCH MINI_BATCH ROLLOUT_N LR MAX_PROMPT MAX_RESPONSE TP GPUS_PER_NODE NNODES
+# TEST_FREQ) into verl overrides, adds the method, machine and logging overrides, prepares the data,
+# refuses to overwrite a finished run, and starts `python -m verl.trainer.main_ppo`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PY:-$ROOT/.venv/bin/python}"
@@ -67,7 +69,7 @@ GPU_OVERRIDES=(
   actor_rollout_ref.model.enable_gradient_checkpointing=True
 )
 
-launch_verl() {  # launch_verl <the recipe's hydra overrides...>
+launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
   local name="$METHOD-s$SEED"
   local run_dir="${RUN_DIR:-$ROOT/runs/$SCALE-verl/$TASK/$name}"
   local plugins="patches.redit_verl" device=("${GPU_OVERRIDES[@]}") env=()
@@ -78,7 +80,28 @@ launch_verl() {  # launch_verl <the recipe's hydra overrides...>
   fi
   env+=(VERL_USE_EXTERNAL_MODULES="$plugins" VERL_FILE_LOGGER_PATH="$run_dir/metrics.jsonl")
   local overrides=(
-    "$@"
+    # the experiment: from the recipe's variables
+    data.train_files="$DATA_ROOT/$TASK/train.parquet"
+    data.val_files="$DATA_ROOT/$TASK/test.parquet"
+    data.train_batch_size="$TRAIN_BATCH"
+    data.max_prompt_length="$MAX_PROMPT"
+    data.max_response_length="$MAX_RESPONSE"
+    data.filter_overlong_prompts=True
+    actor_rollout_ref.model.path="$MODEL"
+    actor_rollout_ref.actor.optim.lr="$LR"
+    actor_rollout_ref.actor.ppo_mini_batch_size="$MINI_BATCH"
+    actor_rollout_ref.actor.use_kl_loss=False   # as in the TRL backend (beta = 0), DAPO and Dr.GRPO
+    actor_rollout_ref.actor.entropy_coeff=0
+    actor_rollout_ref.rollout.n="$ROLLOUT_N"
+    actor_rollout_ref.rollout.tensor_model_parallel_size="$TP"
+    trainer.n_gpus_per_node="$GPUS_PER_NODE"
+    trainer.nnodes="$NNODES"
+    trainer.total_training_steps="$STEPS"
+    trainer.test_freq="$TEST_FREQ"
+    trainer.save_freq=-1
+    trainer.val_before_train=True
+    "$@"  # the recipe's own extra overrides
+    # the method
     algorithm.adv_estimator="$ADV"
     trainer.v1.trainer_mode=redit_sync
     +algorithm.redit.dist="$DIST"
@@ -91,6 +114,7 @@ launch_verl() {  # launch_verl <the recipe's hydra overrides...>
     trainer.project_name=redit
     trainer.experiment_name="$TASK-$name"
     trainer.default_local_dir="$run_dir/checkpoints"
+    # the machine
     "${device[@]}"
   )
   if [[ "${REWARD:-redit}" == redit ]]; then  # REWARD=verl: verl's built-in scorer for the data_source

@@ -9,23 +9,4 @@ TASK=geo3k; DATA_TASK=geo3k
 # Below: verl's examples/grpo_trainer/run_qwen2_5_vl-7b.sh values (the paper's own are not known here).
 : "${TRAIN_BATCH:=512}" "${MINI_BATCH:=128}" "${ROLLOUT_N:=5}" "${LR:=1e-6}"
 : "${MAX_PROMPT:=1024}" "${MAX_RESPONSE:=2048}" "${TP:=2}" "${GPUS_PER_NODE:=8}" "${NNODES:=1}" "${TEST_FREQ:=50}"
-launch_verl \
-  data.train_files="$DATA_ROOT/$TASK/train.parquet" \
-  data.val_files="$DATA_ROOT/$TASK/test.parquet" \
-  data.train_batch_size="$TRAIN_BATCH" \
-  data.max_prompt_length="$MAX_PROMPT" \
-  data.max_response_length="$MAX_RESPONSE" \
-  data.filter_overlong_prompts=True \
-  actor_rollout_ref.model.path="$MODEL" \
-  actor_rollout_ref.actor.optim.lr="$LR" \
-  actor_rollout_ref.actor.ppo_mini_batch_size="$MINI_BATCH" \
-  actor_rollout_ref.actor.use_kl_loss=False \
-  actor_rollout_ref.actor.entropy_coeff=0 \
-  actor_rollout_ref.rollout.n="$ROLLOUT_N" \
-  actor_rollout_ref.rollout.tensor_model_parallel_size="$TP" \
-  trainer.n_gpus_per_node="$GPUS_PER_NODE" \
-  trainer.nnodes="$NNODES" \
-  trainer.total_training_steps="$STEPS" \
-  trainer.test_freq="$TEST_FREQ" \
-  trainer.save_freq=-1 \
-  trainer.val_before_train=True
+launch_verl
