@@ -135,11 +135,16 @@ launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
   fi
   # a bad key fails here, in seconds, before Ray starts
   env "${env[@]}" "$PY" -m redit.verl_compose "${clean[@]}" >/dev/null 2>"$errors" || { grep '^error' "$errors" >&2; exit 2; }
+  if [[ "$SCALE" == tiny && ! -f "$MODEL/config.json" ]]; then
+    if [[ "$MODEL" != "$("$PY" -m redit.tiny_policy --path-only)" ]]; then
+      echo "error: no model at MODEL=$MODEL (config.json missing); unset MODEL to use the tiny policy" >&2; exit 2
+    fi
+    "$PY" -m redit.tiny_policy >/dev/null  # first use: SFT warm-up of the default tiny policy (~85 s)
+  fi
   if [[ ! -f "$DATA_ROOT/$TASK/train.parquet" ]]; then
     # shellcheck disable=SC2086  # DATA_LIMITS is a list of flags
     "$PY" -m redit.verl_data --task "$DATA_TASK" --out "$DATA_ROOT/$TASK" ${DATA_LIMITS:-}
   fi
-  [[ "$SCALE" == tiny ]] && "$PY" -m redit.tiny_policy >/dev/null  # build the tiny policy if missing
   mkdir -p "$run_dir"
   env "${env[@]}" "$PY" -m verl.trainer.main_ppo "${clean[@]}" 2>&1 | tee "$run_dir/verl.log"
 }

@@ -37,8 +37,8 @@ from pathlib import Path
 import torch
 
 from redit.dither import DitherConfig, dither, sigma_at, zero_std_group_frac
-
-BASE_ESTIMATORS = {"redit_grpo": "grpo", "redit_reinforce_plus_plus": "reinforce_plus_plus", "redit_rloo": "rloo"}
+from redit.runlog import RunFolder
+from redit.verl_compose import REDIT_ESTIMATORS as BASE_ESTIMATORS
 TRAINER_MODE = "redit_sync"
 
 # Set by the trainer before each advantage computation (all in the driver process).
@@ -102,10 +102,12 @@ def _register_estimators():
 
 # --- run folder ------------------------------------------------------------------------------------
 
-def run_dir() -> Path | None:
-    """The shared run folder: the folder of $VERL_FILE_LOGGER_PATH when that file is metrics.jsonl."""
+def run_folder() -> RunFolder | None:
+    """The shared run folder whose metrics file is $VERL_FILE_LOGGER_PATH (verl's `file` logger
+    writes the metrics; this plugin writes config.json and done.json)."""
     path = os.environ.get("VERL_FILE_LOGGER_PATH")
-    return Path(path).parent if path and Path(path).name == "metrics.jsonl" else None
+    folder = RunFolder(Path(path).parent) if path else None
+    return folder if folder is not None and folder.metrics_path == Path(path) else None
 
 
 def run_config(config) -> dict:
@@ -170,11 +172,11 @@ def _register_trainer():
                 config.trainer.v1.trainer_mode = "sync"  # stock code paths test for the name "sync"
             super().__init__(config)
             self._started = time.time()
-            folder = run_dir()
+            folder = run_folder()
             if folder is not None:
-                folder.mkdir(parents=True, exist_ok=True)
-                (folder / "done.json").unlink(missing_ok=True)
-                (folder / "config.json").write_text(json.dumps(run_config(config), indent=2, sort_keys=True, default=str) + "\n")
+                folder.path.mkdir(parents=True, exist_ok=True)
+                folder.done_path.unlink(missing_ok=True)
+                folder.config_path.write_text(json.dumps(run_config(config), indent=2, sort_keys=True, default=str) + "\n")
 
         def _compute_advantage(self, batch, metrics):
             _step_state.update(step=max(self.global_steps - 1, 0), total_steps=self.total_training_steps, metrics={})
@@ -184,10 +186,10 @@ def _register_trainer():
 
         def fit(self, *args, **kwargs):
             result = super().fit(*args, **kwargs)
-            folder = run_dir()
+            folder = run_folder()
             if folder is not None:
                 summary = {"steps": int(self.global_steps) - 1, "seconds": round(time.time() - self._started, 1)}
-                (folder / "done.json").write_text(json.dumps(summary, indent=2) + "\n")
+                folder.done_path.write_text(json.dumps(summary, indent=2) + "\n")
             return result
 
 

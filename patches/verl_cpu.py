@@ -3,7 +3,7 @@
 
     export VERL_USE_EXTERNAL_MODULES=patches.verl_cpu,patches.redit_verl   # this module FIRST
     export VERL_PLATFORM=cpu VERL_ENGINE_DEVICE=cuda
-    python -m verl.trainer.main_ppo ... $(python -m redit.verl_overrides --cpu)
+    python -m verl.trainer.main_ppo ...          # plus the CPU_OVERRIDES of experiments/common.sh
 
 What stock verl lacks on a CPU, and what this module adds (see ../shared/notes/verl-0.9.1.md):
   1. a `cpu` platform (device "cpu", backend gloo) in verl's platform registry (VERL_PLATFORM=cpu);
@@ -12,20 +12,18 @@ What stock verl lacks on a CPU, and what this module adds (see ../shared/notes/v
      `transformers` and receives the trained weights every step -- verl 0.9.1 registers only
      vllm/sglang/trtllm;
   4. a 0.05 s replay-buffer poll instead of the hard-coded 2 s (a 2 s floor per step).
-The overrides that go with it (Ray GPU resource, FSDP2, sdpa, fp32, ...) are in
-`redit.verl_overrides.CPU_OVERRIDES`. Importing this module on a GPU machine changes nothing unless
+The overrides that go with it (Ray GPU/CPU resources, FSDP2, sdpa, fp32, ...) are
+`CPU_OVERRIDES` in experiments/common.sh. Importing this module on a GPU machine changes nothing unless
 VERL_PLATFORM=cpu or rollout.name=hf is chosen.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from contextlib import contextmanager
 
 import torch
 
-logger = logging.getLogger(__name__)
 REPLAY_POLL_SECONDS = 0.05
 
 

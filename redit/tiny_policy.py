@@ -214,10 +214,15 @@ def sft_warmup(spec: TinyPolicySpec, out_dir: Path, log=print) -> dict:
     return report
 
 
+def policy_dir(spec: TinyPolicySpec | None = None, cache_dir: Path | None = None) -> Path:
+    """Where the tiny policy for `spec` is (or will be) cached."""
+    return Path(cache_dir or default_cache_dir()) / f"tiny-policy-{(spec or TinyPolicySpec()).key()}"
+
+
 def ensure_tiny_policy(spec: TinyPolicySpec | None = None, cache_dir: Path | None = None, log=print) -> Path:
     """Path of the cached tiny policy for `spec`, warming it up first if it is not cached yet."""
     spec = spec or TinyPolicySpec()
-    final = Path(cache_dir or default_cache_dir()) / f"tiny-policy-{spec.key()}"
+    final = policy_dir(spec, cache_dir)
     if (final / "sft_report.json").is_file():
         return final
     tmp = final.with_name(final.name + f".tmp-{os.getpid()}")
@@ -238,7 +243,7 @@ def main(argv=None):
     parser.add_argument("--path-only", action="store_true", help="print where the policy is (or will be) cached; build nothing")
     args = parser.parse_args(argv)
     if args.path_only:
-        print((args.cache_dir or default_cache_dir()) / f"tiny-policy-{TinyPolicySpec().key()}")
+        print(policy_dir(cache_dir=args.cache_dir))
         return
     if args.threads:
         torch.set_num_threads(args.threads)

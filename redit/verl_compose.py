@@ -15,7 +15,9 @@ from pathlib import Path
 from redit.dither import DitherConfig
 
 CONFIG_NAME = "ppo_trainer"
-REDIT_ESTIMATORS = ("redit_grpo", "redit_reinforce_plus_plus", "redit_rloo")  # = patches.redit_verl.BASE_ESTIMATORS
+# ReDit's verl estimators -> the stock estimator each wraps (patches/redit_verl.py registers them;
+# kept here so that composing a config never imports verl)
+REDIT_ESTIMATORS = {"redit_grpo": "grpo", "redit_reinforce_plus_plus": "reinforce_plus_plus", "redit_rloo": "rloo"}
 
 
 def config_dir() -> Path:

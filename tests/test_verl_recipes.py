@@ -3,6 +3,7 @@ real `verl.trainer.main_ppo` loop on this CPU with the ReDit plugin."""
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -26,8 +27,6 @@ def recipe(path, *args, env=None, timeout=120):
 def overrides_of(dry_run_output: str) -> list[str]:
     """The Hydra overrides a dry run printed (one per line after the main_ppo line)."""
     lines = dry_run_output.split("verl.trainer.main_ppo", 1)[1].split("# resolved verl config:")[0].splitlines()
-    import shlex
-
     return [shlex.split(line.strip().rstrip("\\").strip())[0] for line in lines if line.strip().rstrip("\\").strip()]
 
 
@@ -111,6 +110,7 @@ def test_a_typo_in_an_override_fails_composition(bad, needle):
     ({"SCALE": "huge"}, [], "SCALE must be"),
     ({}, ["--steps", "3"], "unknown option"),
     ({"SIGMA": "-1", "METHOD": "redit-gaussian"}, ["--dry-run"], "sigma must be a finite number"),
+    ({"SCALE": "tiny", "MODEL": "/nonexistent/model", "RUN_DIR": "/tmp/redit-never-written"}, [], "no model at MODEL=/nonexistent/model"),
 ])
 def test_bad_recipe_input_is_one_line_before_anything_runs(env, args, needle):
     out = recipe(REPO / "experiments/gsm8k/run.sh", *args, env=env)
