@@ -1,94 +1,136 @@
-"""Analysis from run folders: numbers checked against hand computation, robust reading, figures."""
+"""Analysis from run folders: table numbers checked against hand computation, the reader on damaged
+and resumed logs, every figure and table from fixture runs (one written by verl's file logger)."""
 
 import json
 import math
+import warnings
 
 import pandas as pd
 import pytest
 
+from analysis_fixtures import STEPS, step_records, write_fixture_runs, write_run
 from redit import analysis
 from redit.runlog import RunFolder
 
 
-def write_run(root, name, method_dist, seed, val_accs, grad_norms, scores, task="tiny", done=True, verl_style=False):
-    """A run folder in the shared schema. verl_style: only what verl's `file` logger writes + config."""
-    path = root / name
-    path.mkdir(parents=True)
-    (path / "config.json").write_text(json.dumps({"task": task, "seed": seed, "dither": {"dist": method_dist}}))
-    lines = []
-    for step, (g, s) in enumerate(zip(grad_norms, scores), 1):
-        data = {"actor/grad_norm": g, "critic/score/mean": s}
-        if step in val_accs:
-            data[f"val-core/{task}/acc/mean@1"] = val_accs[step]
-        if verl_style:
-            data.update({"critic/score/max": 1.0, "timing_s/gen": 0.1, "perf/time_per_step": 1.0})
-        lines.append(json.dumps({"step": step, "data": data}))
-    (path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
-    if done:
-        (path / "done.json").write_text("{}")
-    return path
+@pytest.fixture(scope="module")
+def fixture_root(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        return write_fixture_runs(tmp_path_factory.mktemp("runs"), mp)
 
 
-@pytest.fixture
-def fixture_runs(tmp_path):
-    # final accuracies: grpo 0.50 0.60 0.70 ; redit-gaussian 0.70 0.80 (one seed verl-style)
-    write_run(tmp_path, "grpo-s0", "none", 0, {2: 0.4, 4: 0.50}, [1, 0.005, 6, 1], [0.1, 0.2, 0.3, 0.4])
-    write_run(tmp_path, "grpo-s1", "none", 1, {2: 0.4, 4: 0.60}, [1, 1, 1, 0.0], [0.1, 0.2, 0.3, 0.4])
-    write_run(tmp_path, "grpo-s2", "none", 2, {4: 0.70}, [7, 8, 1, 1], [0.1, 0.2, 0.3, 0.4])
-    write_run(tmp_path, "redit-gaussian-s0", "gaussian", 0, {4: 0.70}, [1, 1, 1, 1], [0.2, 0.2, 0.3, 0.4])
-    write_run(tmp_path, "redit-gaussian-s1", "gaussian", 1, {4: 0.80}, [1, 1, 1, 1], [0.2, 0.2, 0.3, 0.4], verl_style=True)
-    write_run(tmp_path, "redit-gaussian-s9", "gaussian", 9, {2: 0.1}, [1, 1], [0.2, 0.2], done=False)
-    return tmp_path
+@pytest.fixture(scope="module")
+def runs(fixture_root):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return analysis.load_runs(fixture_root)
 
 
-def test_main_table_matches_hand_computation(fixture_runs):
-    with pytest.warns(UserWarning, match="unfinished"):
-        runs = analysis.load_runs(fixture_runs)
-    table = analysis.main_table(runs).set_index("method")
+def test_load_runs_sorts_experiments_and_leaves_out_unfinished(fixture_root):
+    with pytest.warns(UserWarning, match="redit-gaussian-s9: unfinished"):
+        loaded = analysis.load_runs(fixture_root)
+    by_name = {r.name: r for r in loaded}
+    assert "redit-gaussian-s9" not in by_name and len(loaded) == 6 + 4 + 1
+    assert by_name["grpo-s0"].experiment == "main" and by_name["linear-s0"].experiment == "schedule"
+    verl = by_name["redit-gaussian-s2"]  # the run verl's FileLogger wrote, config from the plugin
+    assert verl.config["backend"] == "verl" and verl.method == "redit-gaussian" and verl.seed == 2
+    assert verl.task == "tiny" and verl.info["steps"] == STEPS and analysis.final_val_acc(verl) == 0.75
+
+
+def test_main_table_matches_hand_computation(runs):
+    table = analysis.experiment_table(runs, "main")[0].set_index("method")
     grpo, redit = table.loc["grpo"], table.loc["redit-gaussian"]
-    assert grpo.n_seeds == 3 and redit.n_seeds == 2  # the unfinished seed 9 is left out
-    assert grpo.final_acc_mean == pytest.approx(0.6)
+    assert grpo.n_seeds == 3 and redit.n_seeds == 3
+    assert grpo.final_acc_mean == pytest.approx(0.6) and redit.final_acc_mean == pytest.approx(0.75)
     # t(0.975, df=2) = 4.302653; sample std of (0.5, 0.6, 0.7) = 0.1
     assert grpo.final_acc_ci95 == pytest.approx(4.302653 * 0.1 / math.sqrt(3), rel=1e-5)
-    # t(0.975, df=1) = 12.706205; std of (0.7, 0.8) = 0.0707107
-    assert redit.final_acc_mean == pytest.approx(0.75)
-    assert redit.final_acc_ci95 == pytest.approx(12.706205 * 0.0707107 / math.sqrt(2), rel=1e-5)
-    # vanishing (< 0.01): s0 one, s1 one -> mean 2/3; exploding (> 5): s0 one, s2 two -> mean 1
+    # paired by seed: differences 0.2, 0.2, 0.05 -> mean 0.15, sd sqrt(0.0075), t = 3.0 with df = 2,
+    # whose two-sided p is 1 - t / sqrt(2 + t^2) = 1 - 3 / sqrt(11)
+    assert redit.delta_vs_baseline == pytest.approx(0.15) and redit.n_pairs == 3
+    assert redit.p_value == pytest.approx(1 - 3 / math.sqrt(11), rel=1e-6)
+    assert grpo.baseline == "grpo" and math.isnan(grpo.p_value)
+    # steps-to-target, 3-evaluation trailing mean of the seed-mean curves:
+    # grpo mean (0.4, .48333, .55, .6, .6) -> smoothed at step 8 = (.55 + .6 + .6) / 3 = .58333 = target,
+    # first reached at step 8; redit mean (0.4, .6, .7, .75, .75) -> smoothed (.4, .5, .56667, .68333, ...)
+    # first >= .58333 at step 6 -> ratio 6 / 8
+    assert grpo.target_acc == pytest.approx(0.5833333, rel=1e-6)
+    assert grpo.steps_to_target == 8 and redit.steps_to_target == 6 and redit.steps_ratio == pytest.approx(0.75)
+    # vanishing (< 0.01): grpo s0 has 0.005 and 0.0 -> mean 2/3; exploding (> 5): s0 one, s2 two -> mean 1
     assert grpo.vanishing_steps_mean == pytest.approx(2 / 3) and grpo.exploding_steps_mean == pytest.approx(1.0)
-    assert grpo.final_acc_per_seed == "0.500 0.600 0.700"
-    md = analysis.table_markdown(analysis.main_table(runs))
-    assert "| tiny | grpo | 60.0 ± 24.8 | 3 |" in md
+    assert grpo.vanishing_steps_total == 2 and redit.exploding_steps_total == 0
+    # redit: sample std of (0.7, 0.8, 0.75) = 0.05 -> 4.302653 * 0.05 / sqrt(3) = 0.1242
+    md = analysis.to_markdown(table.reset_index(), ["task", "method"])
+    assert "| tiny | grpo | 60.0 ± 24.8 | 3 | baseline |  | 8 | 1.00 | 0.7 / 1.0 |" in md
+    assert "| tiny | redit-gaussian | 75.0 ± 12.4 | 3 | +15.0 | 0.095 | 6 | 0.75 | 0.0 / 0.0 |" in md
+
+
+def test_steps_to_target_without_smoothing_and_never_reached():
+    curve = pd.Series([0.4, 0.6, 0.5, 0.7], index=[0, 10, 20, 30])
+    assert analysis.steps_to_target(curve, 0.6, window=1) == 10
+    assert analysis.steps_to_target(curve, 0.6, window=2) == 30  # smoothed: .4 .5 .55 .6
+    assert math.isnan(analysis.steps_to_target(curve, 0.9, window=1))
+
+
+def test_ablation_table_groups_by_sigma_and_reports_missing_keys(runs):
+    table, by = analysis.experiment_table(runs, "variance")
+    assert by == ["task", "method", "sigma"]
+    assert list(zip(table["method"], table["sigma"], table["n_seeds"])) == [
+        ("redit-gaussian", 0.01, 2), ("redit-gaussian", 0.1, 1), ("redit-uniform", 0.1, 1)]
+    # no GRPO run in variance/: the baseline comes from main, with the same task, algorithm and steps
+    assert set(table["baseline"]) == {"grpo"} and table["target_acc"].iloc[0] == pytest.approx(0.5833333, rel=1e-6)
+    uniform = table.iloc[2]
+    assert math.isnan(uniform.vanishing_steps_mean) and "actor/grad_norm" in uniform.missing
+    md = analysis.to_markdown(table, by, notes=analysis.tables.table_notes(table))
+    assert "| tiny | redit-uniform | 0.1 | 60.0 | 1 |" in md and "— / —" in md
+    assert "— = not logged. Runs lacking keys: uniform-0.1-s0: actor/grad_norm." in md
+
+
+def test_latex_table_is_escaped_booktabs(runs):
+    table, by = analysis.experiment_table(runs, "main")
+    tex = analysis.to_latex(table, by, caption="Main results; 95% CI")
+    assert r"\toprule" in tex and r"\bottomrule" in tex and tex.count(r"\\") == 1 + len(table)
+    assert r"60.0 $\pm$ 24.8" in tex and r"95\% CI" in tex and "±" not in tex
 
 
 def test_single_seed_has_no_interval():
-    mean, half, n = analysis.mean_ci([0.4])
+    mean, half, n = analysis.mean_ci([0.4, math.nan])
     assert (mean, n) == (0.4, 1) and math.isnan(half)
 
 
+def test_tidy_frame_has_one_row_per_run_step_metric(runs):
+    frame = analysis.tidy(runs)
+    expected = sum(int(r.metrics.notna().to_numpy().sum()) for r in runs)
+    assert len(frame) == expected
+    row = frame[(frame["run"] == "grpo-s2") & (frame["step"] == 2) & (frame["metric"] == "actor/grad_norm")]
+    assert row["value"].tolist() == [8.0] and row["method"].tolist() == ["grpo"] and row["seed"].tolist() == [2]
+    assert set(frame.loc[frame["run"] == "redit-gaussian-s2", "backend"]) == {"verl"}
+    assert frame["metric"].dtype == "category" and frame["method"].dtype == "category"
+
+
 def test_reader_skips_a_truncated_last_line_with_a_warning(tmp_path):
-    path = write_run(tmp_path, "grpo-s0", "none", 0, {3: 0.5}, [1, 2, 3], [0.1, 0.2, 0.3])
+    path = write_run(tmp_path, "grpo-s0", "none", 0, step_records((0.4, 0.5), (1, 2, 3)))
     with open(path / "metrics.jsonl", "a") as f:
         f.write('{"step": 4, "data": {"actor/grad_n')  # a crash mid-write
-    with pytest.warns(UserWarning, match=r"metrics.jsonl:4"):
+    lines = len((path / "metrics.jsonl").read_text().splitlines())
+    with pytest.warns(UserWarning, match=rf"metrics.jsonl:{lines}: unreadable"):
         run = analysis.load_run(path)
-    assert list(run.metrics.index) == [1, 2, 3]
-    assert analysis.final_val_acc(run) == 0.5
+    assert list(run.metrics.index) == [0, 1, 2, 3] and analysis.final_val_acc(run) == 0.5
 
 
 def test_reader_keeps_the_last_copy_of_a_repeated_step(tmp_path):
-    path = write_run(tmp_path, "grpo-s0", "none", 0, {}, [1, 2, 3], [0.1, 0.2, 0.3])
+    path = write_run(tmp_path, "grpo-s0", "none", 0, step_records((0.4,), (1, 2, 3)))
     with open(path / "metrics.jsonl", "a") as f:  # a resumed run re-logs steps 2-3
         f.write(json.dumps({"step": 2, "data": {"actor/grad_norm": 20.0}}) + "\n")
         f.write(json.dumps({"step": 3, "data": {"actor/grad_norm": 30.0, "critic/score/mean": 0.9}}) + "\n")
     m = analysis.load_run(path).metrics
-    assert list(m.index) == [1, 2, 3]
+    assert list(m.index) == [0, 1, 2, 3]
     assert m.loc[2, "actor/grad_norm"] == 20.0 and math.isnan(m.loc[2, "critic/score/mean"])
     assert m.loc[3, "critic/score/mean"] == 0.9
 
 
 def test_run_folder_writer_and_reader_agree(tmp_path):
     run = RunFolder(tmp_path / "r")
-    run.start({"task": "tiny", "seed": 4, "dither": {"dist": "uniform"}})
+    run.start({"task": "tiny", "seed": 4, "algorithm": "grpo", "dither": {"dist": "uniform"}})
     run.log(0, {"val-core/tiny/acc/mean@1": 0.25})
     run.log(1, {"actor/grad_norm": float("nan"), "critic/score/mean": 0.5})
     assert not run.is_complete() and run.last_step() == 1
@@ -98,19 +140,76 @@ def test_run_folder_writer_and_reader_agree(tmp_path):
     assert math.isnan(loaded.metrics.loc[1, "actor/grad_norm"])  # non-finite values are stored as null
 
 
-def test_figure1_writes_png_and_pdf_with_event_counts(fixture_runs, tmp_path):
-    runs = analysis.load_runs(fixture_runs)
-    pair = analysis.pick_pair(runs)
-    assert [r.name for r in pair] == ["grpo-s0", "redit-gaussian-s0"]
-    png = analysis.figure1(list(pair), tmp_path / "out" / "fig1")
-    assert png.stat().st_size > 10_000 and png.with_suffix(".pdf").is_file()
+def test_method_names_for_other_algorithms():
+    assert analysis.method_name({"algorithm": "dapo", "dither": {"dist": "none"}}) == "dapo"
+    assert analysis.method_name({"algorithm": "dapo", "dither": {"dist": "laplace"}}) == "dapo+redit-laplace"
+    assert analysis.method_name({"dither": {"dist": "gaussian"}}) == "redit-gaussian"
+
+
+def test_gradient_event_table_lists_the_batches(runs):
+    grpo = next(r for r in runs if r.name == "grpo-s0")
+    events = analysis.gradient_event_table(grpo)
+    assert list(events.index) == [2, 3, 8] and list(events["event"]) == ["vanishing", "exploding", "vanishing"]
+    assert events.loc[3, "critic/score/mean"] == pytest.approx(0.45) and "redit/zero_std_group_frac/raw" in events
+
+
+def test_every_figure_renders_png_and_pdf(runs, tmp_path):
+    main = [r for r in runs if r.experiment == "main"]
+    figures = {
+        "fig1": analysis.figure1(list(analysis.pick_pair(main)), step_range=(2, 6)),
+        "acc": analysis.accuracy_vs_step(main, "redit-gaussian", reference_step=4),
+        "var": analysis.variance_ablation([r for r in runs if r.experiment in ("main", "variance")]),
+        "dist": analysis.grad_norm_distributions(main),
+        "sigma": analysis.sigma_vs_step([r for r in runs if r.experiment == "schedule"]),
+    }
+    legend = [t.get_text() for t in figures["fig1"].axes[0].get_legend().get_texts()]
+    assert "vanishing (< 0.01): 1" in legend and "exploding (> 5): 1" in legend  # steps 2..6 of grpo-s0
+    dashed = [t.get_text() for t in figures["acc"].axes[0].get_legend().get_texts()]
+    assert "redit-gaussian at step 4: 70.0%" in dashed
+    for name, fig in figures.items():
+        png = analysis.save(fig, tmp_path / name)
+        assert png.stat().st_size > 5_000 and png.with_suffix(".pdf").stat().st_size > 1_000
     with pytest.raises(ValueError, match="no seed"):
-        analysis.pick_pair(runs, treatment="redit-laplace")
+        analysis.pick_pair(main, treatment="redit-laplace")
 
 
-def test_cli_writes_table_and_figure(fixture_runs, tmp_path):
-    analysis.main(["--runs", str(fixture_runs), "--out", str(tmp_path / "res")])
-    csv = pd.read_csv(tmp_path / "res" / "main_table.csv")
-    assert set(csv["method"]) == {"grpo", "redit-gaussian"}
-    assert (tmp_path / "res" / "figure1_grad_norm.png").is_file()
-    assert "60.0 ±" in (tmp_path / "res" / "main_table.md").read_text()
+def test_cli_writes_every_table_figure_and_an_index(fixture_root, tmp_path):
+    out = tmp_path / "res"
+    (out).mkdir()
+    (out / "findings.md").write_text("Hand-written interpretation.\n")
+    assert analysis.main(["--runs", str(fixture_root), "--out", str(out), "--scale", "fixture"]) == 0
+    for stem in ("main_table", "variance_table", "schedule_table"):
+        for suffix in (".md", ".csv", ".tex"):
+            assert (out / f"{stem}{suffix}").is_file()
+    for fig in ("figure1_grad_norm", "main_accuracy_vs_step", "main_grad_norm_distributions", "variance_variance",
+                "schedule_sigma_vs_step"):
+        assert (out / f"{fig}.png").is_file() and (out / f"{fig}.pdf").is_file()
+    readme = (out / "README.md").read_text()
+    listed = [line.split("`")[1].split(" ")[0] for line in readme.splitlines() if line.startswith("| `")]
+    assert len(listed) >= 12 and all((out / name).is_file() for name in listed)
+    assert "Hand-written interpretation." in readme and "## The paper side by side" in readme
+    assert "+15.0 pts (p=0.10, n=3)" in (out / "paper_vs_repo.md").read_text()
+    assert "0.75 (6 vs 8 steps)" in readme
+    summary = pd.read_csv(out / "runs.csv")
+    assert len(summary) == 11 and set(summary["backend"]) == {"trl", "verl"}
+    csv = pd.read_csv(out / "main_table.csv")
+    assert csv.loc[csv["method"] == "redit-gaussian", "p_value"].item() == pytest.approx(1 - 3 / math.sqrt(11), rel=1e-6)
+
+
+def test_cli_on_a_missing_folder_is_one_line(tmp_path, capsys):
+    assert analysis.main(["--runs", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no run folder" in err[0] and "run_all.sh" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_paper_reference_has_sources_and_leaves_unknowns_blank():
+    ref = analysis.load_reference()
+    assert ref["source"].notna().all() and ref["location"].notna().all()
+    assert ref.loc["fig1_grpo_acc", "value"] == 85.70 and ref.loc["fig1_redit_acc", "value"] == 89.16
+    assert ref.loc["fig1_grpo_reward", "value"] == 4.74 and ref.loc["fig1_redit_reward", "value"] == 4.84
+    assert ref.loc["abstract_steps_fraction", "value"] == 0.10 and ref.loc["abstract_gain", "value"] == 4
+    unknown = ref[ref["id"].str.startswith("main_")] if "id" in ref else ref[ref.index.str.startswith("main_")]
+    assert len(unknown) == 8 and unknown["value"].isna().all()
+    cells = analysis.report.paper_cells(ref)
+    assert cells[("gsm8k", "redit-gaussian")].startswith("89.16 (step 1000, Qwen2.5-7B")

@@ -1,0 +1,210 @@
+"""Every figure and table of the paper from a folder of runs, plus an indexing README.
+
+    python -m redit.analysis                      # --scale tiny: runs/tiny -> results/tiny
+    python -m redit.analysis --runs runs/paper --out results/paper-run1 --scale paper
+
+Runs are grouped into experiments by folder (runs/<scale>/<run> = "main", runs/<scale>/<experiment>/<run>
+= that experiment) or by config["experiment"]. Per experiment it writes <experiment>_table.{md,csv,tex}
+(main: main_table.*), the accuracy-vs-step figure, gradient-norm distributions, and where they apply
+Figure 1 (main), the variance figure (σ varies) and σ per step (σ changes over steps). Then
+paper_vs_repo.md (the paper's claims, from results/paper/reference.csv, beside this repo's numbers),
+runs.csv (one row per run: the provenance of every cell) and README.md indexing all of it; a
+hand-written findings.md in --out is included in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from . import figures
+from .reader import PAPER_EXPLODE, PAPER_VANISH, Run, load_runs, metric, pick_pair, run_summaries, SIGMA
+from .tables import EXPERIMENTS, comparison_table, group_columns, table_notes, write_table
+
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE = REPO / "results" / "paper" / "reference.csv"
+
+
+def load_reference(path: Path = REFERENCE) -> pd.DataFrame:
+    """The paper's known numbers (blank value = unknown, never guessed), indexed by id."""
+    return pd.read_csv(path, dtype={"step": "Int64"}).set_index("id")
+
+
+def paper_cells(reference: pd.DataFrame) -> dict:
+    """(task, method) -> the paper's test accuracy as a table cell, where the paper gives one."""
+    known = reference[(reference["metric"] == "test_acc_pct") & reference["value"].notna()]
+    return {(r.task, r.method): f"{r.value:.2f} (step {r.step}, {r.model}; {r.location})" for r in known.itertuples()}
+
+
+def experiments_of(runs: list[Run]) -> list[str]:
+    names = {r.experiment for r in runs}
+    return [e for e in EXPERIMENTS if e in names] + sorted(names - set(EXPERIMENTS))
+
+
+def experiment_table(runs: list[Run], experiment: str, smooth_window: int = 3, vanish=PAPER_VANISH, explode=PAPER_EXPLODE):
+    """(table, grouping columns) of one experiment; baselines missing from it are looked up in all runs."""
+    members = [r for r in runs if r.experiment == experiment]
+    by = group_columns(run_summaries(members))
+    return comparison_table(members, by, pool=runs, smooth_window=smooth_window, vanish=vanish, explode=explode), by
+
+
+def _fmt_p(p):
+    return "p n/a" if math.isnan(p) else f"p={p:.2f}"
+
+
+def paper_comparison(main: pd.DataFrame, reference: pd.DataFrame, runs: list[Run]) -> str:
+    """The paper's headline claims next to what this repo's main experiment measured."""
+    ref = reference["value"]
+    treated = main[main["method"] != main["baseline"]]
+    gains = "; ".join(f"{r.task} {r.method}: {100 * r.delta_vs_baseline:+.1f} pts ({_fmt_p(r.p_value)}, n={r.n_pairs})"
+                      for r in treated.itertuples()) or "no ReDit/baseline pair"
+    ratios = "; ".join(f"{r.task} {r.method}: " + ("not reached" if math.isnan(r.steps_to_target) else
+                       f"{r.steps_ratio:.2f} ({r.steps_to_target:.0f} vs {r.baseline_steps_to_target:.0f} steps)")
+                       for r in treated.itertuples()) or "no ReDit/baseline pair"
+    gsm8k = main[main["task"] == "gsm8k"]
+    fig1 = ("; ".join(f"{r.method}: {100 * r.final_acc_mean:.2f} at step {r.train_steps:.0f}" for r in gsm8k.itertuples())
+            if len(gsm8k) else f"not run at this scale (tasks: {', '.join(sorted(main['task'].astype(str).unique()))})")
+    events = "; ".join(f"{r.task} {r.method}: {r.vanishing_steps_total:.0f} / {r.exploding_steps_total:.0f} over "
+                       f"{r.n_seeds} runs × {r.train_steps:.0f} steps" for r in main.itertuples())
+    rows = [
+        ("ReDit's accuracy gain over GRPO at equal steps", f"+{ref['abstract_gain']:g} % (abstract, average)", "abstract_gain", gains),
+        ("ReDit's steps to GRPO's final accuracy, as a fraction of GRPO's", f"~{ref['abstract_steps_fraction']:.2f} (abstract, average)",
+         "abstract_steps_fraction", ratios),
+        ("GSM8K test accuracy, GRPO vs ReDit (Qwen2.5-7B, step 1000)", f"{ref['fig1_grpo_acc']:.2f} vs {ref['fig1_redit_acc']:.2f}",
+         "fig1_grpo_acc, fig1_redit_acc", fig1),
+        ("vanishing / exploding steps (pre-clip norm < 0.01 / > 5)", "GRPO: clusters and spikes to ~30; ReDit: none marked (Figure 1; not counted)",
+         "fig1_vanish_threshold, fig1_explode_threshold", events),
+    ]
+    lines = ["| claim | paper | source (reference.csv id) | this repo |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _figures_for(experiment: str, members: list[Run], out: Path, slug: str, args) -> list[tuple[str, Path]]:
+    written = []
+    tasks = sorted({str(r.task) for r in members})
+    for task in tasks:
+        task_runs = [r for r in members if str(r.task) == task]
+        suffix = f"_{task}" if len(tasks) > 1 else ""
+        methods = {r.method for r in task_runs}
+        ref = args.treatment if args.treatment in methods else next((m for m in sorted(methods) if "redit" in m), None)
+        fig = figures.accuracy_vs_step(task_runs, ref, args.reference_step, args.smooth_evals, title=f"{experiment}: {task}")
+        written.append((f"accuracy vs step ({task}), 95% band over seeds, dashed: {ref}", figures.save(fig, out / f"{slug}_accuracy_vs_step{suffix}")))
+        if experiment == "main":
+            try:
+                pair = pick_pair(task_runs, treatment=args.treatment)
+                fig = figures.figure1(list(pair), args.vanish, args.explode, title=f"{task}: GRPO vs {args.treatment}")
+                written.append((f"Figure 1 ({task}): grad norm + reward, {pair[0].name} vs {pair[1].name}",
+                                figures.save(fig, out / f"figure1_grad_norm{suffix}")))
+            except ValueError as err:
+                print(f"[analysis] figure 1 ({task}) skipped: {err}")
+    written.append(("gradient-norm distributions per method", figures.save(
+        figures.grad_norm_distributions(members, args.vanish, args.explode), out / f"{slug}_grad_norm_distributions")))
+    sigmas_per_dist = {}
+    for r in members:
+        if r.info["dist"] != "none":
+            sigmas_per_dist.setdefault(r.info["dist"], set()).add(r.info["sigma"])
+    if any(len(s) > 1 for s in sigmas_per_dist.values()):  # a sigma sweep, not one sigma per distribution
+        written.append(("final accuracy vs σ per distribution", figures.save(figures.variance_ablation(members, experiment), out / f"{slug}_variance")))
+    if any(metric(r, SIGMA).nunique() > 1 for r in members):
+        written.append(("σ per step", figures.save(figures.sigma_vs_step(members, experiment), out / f"{slug}_sigma_vs_step")))
+    return written
+
+
+def build_report(args) -> Path:
+    runs = load_runs(args.runs, include_incomplete=args.include_incomplete)
+    if not runs:
+        raise SystemExit(f"error: no finished run folders under {args.runs}; run ./run_all.sh first (or pass --runs).")
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    reference = load_reference(args.reference)
+    summary = run_summaries(runs, args.vanish, args.explode)
+    summary.to_csv(out / "runs.csv", index=False)
+    sections, index = [], [("runs.csv", "one row per run: config, final accuracy, gradient events, missing keys")]
+    main_table = None
+    for experiment in experiments_of(runs):
+        members = [r for r in runs if r.experiment == experiment]
+        slug = experiment.replace("/", "_")
+        table, by = experiment_table(runs, experiment, args.smooth_evals, args.vanish, args.explode)
+        stem = "main_table" if experiment == "main" else f"{slug}_table"
+        title = EXPERIMENTS.get(experiment, f"Experiment {experiment}")
+        paper = paper_cells(reference) if experiment in ("main", "baselines") else None
+        paper = paper if paper and any((t, m) in paper for t, m in zip(table["task"], table["method"])) else None
+        markdown = write_table(table, by, out / stem, title, table_notes(table, args.smooth_evals, args.vanish, args.explode), paper)
+        print(markdown)
+        main_table = table if experiment == "main" else main_table
+        index.append((f"{stem}.md / .csv / .tex", title))
+        figs = _figures_for(experiment, members, out, slug, args)
+        index += [(p.name + " / .pdf", what) for what, p in figs]
+        sections.append(markdown.replace("### ", "## ", 1) + "\n" + "\n".join(f"![{what}]({p.name})" for what, p in figs) + "\n")
+        print(f"[analysis] {experiment}: {len(members)} runs -> {stem}.*, {len(figs)} figures")
+    if main_table is not None:
+        comparison = paper_comparison(main_table, reference, runs)
+        (out / "paper_vs_repo.md").write_text(comparison)
+        index.append(("paper_vs_repo.md", "the paper's claims beside this repo's numbers"))
+        sections.append("## The paper side by side\n\n" + comparison + f"\nPaper numbers: [`{_rel(args.reference, out)}`]({_rel(args.reference, out)}) "
+                        "(each with its source; unknown numbers are blank there, never guessed).\n")
+    write_readme(out, args, runs, index, sections)
+    return out / "README.md"
+
+
+def _rel(path: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(Path(path).resolve(), Path(start).resolve())
+
+
+def write_readme(out: Path, args, runs: list[Run], index, sections) -> None:
+    shas = sorted({str((r.config.get("git") or {}).get("sha", ""))[:10] for r in runs} - {""})
+    backends = sorted({str(r.config.get("backend")) for r in runs})
+    head = [f"# Results — {args.scale} scale", "",
+            "Generated by `python -m redit.analysis " + " ".join(args.argv) + "` (do not edit by hand: "
+            "rerun it; interpretation lives in `findings.md`).",
+            f"Source: {len(runs)} finished run folders under `{_rel(args.runs, REPO) if Path(args.runs).resolve().is_relative_to(REPO) else args.runs}` "
+            f"(backends: {', '.join(backends)}; commits: {', '.join(shas) or 'unknown'}).", "",
+            "| file | what |", "|---|---|"] + [f"| `{f}` | {w} |" for f, w in index] + [""]
+    findings = out / "findings.md"
+    tail = ["## Findings", "", findings.read_text().strip(), ""] if findings.is_file() else []
+    (out / "README.md").write_text("\n".join(head) + "\n" + "\n".join(sections) + "\n" + "\n".join(tail))
+
+
+def main(argv=None) -> int:
+    import sys
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    p = argparse.ArgumentParser(prog="python -m redit.analysis", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scale", default="tiny", help="label of the results and default folders: runs/<scale> -> results/<scale> (default tiny)")
+    p.add_argument("--runs", type=Path, help="folder of run folders (default runs/<scale>)")
+    p.add_argument("--out", type=Path, help="where figures, tables and README go (default results/<scale>)")
+    p.add_argument("--reference", type=Path, default=REFERENCE, help="the paper's numbers (default results/paper/reference.csv)")
+    p.add_argument("--treatment", default="redit-gaussian", help="ReDit method of Figure 1 and the dashed line (default redit-gaussian)")
+    p.add_argument("--reference-step", type=int, help="step of the dashed line in accuracy-vs-step (default: the treatment's last evaluation)")
+    p.add_argument("--smooth-evals", type=int, default=3, help="evaluations averaged for steps-to-target (default 3)")
+    p.add_argument("--vanish", type=float, default=PAPER_VANISH, help="vanishing threshold on the pre-clip norm (paper: 0.01)")
+    p.add_argument("--explode", type=float, default=PAPER_EXPLODE, help="exploding threshold on the pre-clip norm (paper: 5)")
+    p.add_argument("--include-incomplete", action="store_true", help="also analyse runs without done.json")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = p.parse_args(argv)
+    args.argv = argv
+    args.runs = args.runs or Path("runs") / args.scale
+    args.out = args.out or Path("results") / args.scale
+    if not Path(args.reference).is_file():
+        p.error(f"no paper reference file {args.reference}; pass --reference results/paper/reference.csv")
+    if args.smooth_evals < 1:
+        p.error("--smooth-evals must be >= 1")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            readme = build_report(args)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"[analysis] wrote {readme}")
+    return 0

@@ -1,0 +1,170 @@
+"""Comparison tables (main, baselines, sigma / distribution / schedule ablations) in CSV, Markdown
+and LaTeX. One row per group of runs (seeds pooled); every cell is computed from run folders."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .reader import PAPER_EXPLODE, PAPER_VANISH, Run, final_val_acc, run_summaries, val_curve
+from .stats import CI_METHOD, TEST_METHOD, mean_ci, mean_curve, paired_test, smooth, steps_to_target
+
+# Known experiments (a run's experiment = config["experiment"] or its folder under the runs root).
+EXPERIMENTS = {
+    "main": "Main results: GRPO vs GRPO + ReDit",
+    "baselines": "Baselines: each algorithm with and without ReDit",
+    "variance": "Variance ablation: final accuracy per noise scale σ",
+    "distribution": "Distribution ablation: Gaussian / uniform / Laplace at matched noise std",
+    "schedule": "Schedule ablation: σ over training steps",
+}
+ALWAYS_BY = ["task", "method"]
+VARYING_BY = ["algorithm", "sigma", "schedule", "sigma_end"]  # shown only when they vary in the table
+NOT_GROUPING = {"run", "experiment", "seed", "backend", "model", "git_sha", "dist", "steps", "path", "complete",
+                "final_acc", "train_steps", "vanishing_steps", "exploding_steps", "zero_std_frac_raw", "missing"}
+
+
+def group_columns(summary: pd.DataFrame) -> list[str]:
+    """task and method, plus every other config column whose value differs between these runs."""
+    extra = [c for c in summary.columns if c not in NOT_GROUPING and c not in ALWAYS_BY and c not in VARYING_BY]
+    return ALWAYS_BY + [c for c in VARYING_BY + extra
+                        if c in summary and summary[c].astype(str).nunique(dropna=False) > 1]
+
+
+def _baseline_runs(runs: list[Run], like: Run, pool: list[Run]) -> list[Run]:
+    """Runs of like's algorithm without dithering, same task and length; the same experiment first."""
+    def matches(r):
+        return (r.info["dist"] == "none" and r.info["algorithm"] == like.info["algorithm"]
+                and r.task == like.task and r.config.get("steps") == like.config.get("steps"))
+    for candidates in (runs, pool):
+        found = [r for r in candidates if matches(r)]
+        if found:
+            return found
+    return []
+
+
+def comparison_table(runs: list[Run], by: list[str] | None = None, pool: list[Run] | None = None,
+                     smooth_window: int = 3, vanish: float = PAPER_VANISH, explode: float = PAPER_EXPLODE) -> pd.DataFrame:
+    """One row per group of `by` columns (default: group_columns): final validation accuracy mean and
+    95 % t-CI over seeds; paired-by-seed difference and p-value against the baseline (same
+    algorithm, no dithering; found in `runs`, else in `pool`); steps-to-target = first step at which
+    the group's seed-mean validation curve, smoothed over `smooth_window` evaluations, reaches the
+    baseline's final smoothed accuracy, and its ratio to the baseline's own steps-to-target; mean
+    vanishing / exploding step counts per run."""
+    summary = run_summaries(runs, vanish, explode)
+    by = by or group_columns(summary)
+    by_run = {r.name: r for r in runs}
+    rows = []
+    for key, group in summary.groupby(by, sort=True, dropna=False):
+        members = [by_run[name] for name in group["run"]]
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        mean, half, n = mean_ci(group["final_acc"])
+        row.update(n_seeds=n, seeds=" ".join(str(s) for s in group["seed"]), final_acc_mean=mean, final_acc_ci95=half,
+                   final_acc_per_seed=" ".join("nan" if math.isnan(a) else f"{a:.3f}" for a in group["final_acc"]))
+        base = _baseline_runs(runs, members[0], pool or runs)
+        curve = mean_curve([val_curve(r) for r in members])["mean"]
+        base_curve = mean_curve([val_curve(r) for r in base])["mean"]
+        target = float(smooth(base_curve, smooth_window).iloc[-1]) if len(base_curve) else math.nan
+        row["baseline"] = base[0].method if base else ""
+        if base and members[0].info["dist"] != "none":
+            row["delta_vs_baseline"], row["p_value"], row["n_pairs"] = paired_test(
+                {r.seed: final_val_acc(r) for r in members}, {r.seed: final_val_acc(r) for r in base})
+        else:
+            row["delta_vs_baseline"], row["p_value"], row["n_pairs"] = math.nan, math.nan, 0
+        row["target_acc"] = target
+        row["steps_to_target"] = steps_to_target(curve, target, smooth_window)
+        row["baseline_steps_to_target"] = steps_to_target(base_curve, target, smooth_window)
+        row["steps_ratio"] = (row["steps_to_target"] / row["baseline_steps_to_target"]
+                              if row["baseline_steps_to_target"] else math.nan)
+        row.update(vanishing_steps_mean=group["vanishing_steps"].mean(), exploding_steps_mean=group["exploding_steps"].mean(),
+                   vanishing_steps_total=group["vanishing_steps"].sum(min_count=1),
+                   exploding_steps_total=group["exploding_steps"].sum(min_count=1),
+                   train_steps=group["train_steps"].max(),
+                   missing="; ".join(f"{r}: {m}" for r, m in zip(group["run"], group["missing"]) if m))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---- rendering -----------------------------------------------------------------------------------
+
+def _pct(x, digits=1):
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}"
+
+
+def _num(x, fmt="{:.1f}"):
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt.format(x)
+
+
+def display_rows(table: pd.DataFrame, by: list[str], paper: dict | None = None) -> tuple[list[str], list[list[str]]]:
+    """Header and cells as shown in Markdown and LaTeX (accuracies in %, "—" = not available)."""
+    header = [*by, "final acc % (mean ± 95% CI)", "n", "Δ vs baseline (pts)", "p (paired)",
+              "steps to baseline's final acc", "× baseline steps", "vanishing / exploding steps per run"]
+    if paper:
+        header.insert(len(by) + 1, "paper")
+    cells = []
+    for r in table.to_dict("records"):
+        acc = "—" if math.isnan(r["final_acc_mean"]) else (
+            f"{_pct(r['final_acc_mean'])} ± {_pct(r['final_acc_ci95'])}" if r["n_seeds"] > 1 else _pct(r["final_acc_mean"]))
+        delta = "baseline" if r["method"] == r["baseline"] else _num(100 * r["delta_vs_baseline"], "{:+.1f}")
+        p = "" if r["method"] == r["baseline"] else _num(r["p_value"], "{:.3f}")
+        steps = "not reached" if math.isnan(r["steps_to_target"]) and not math.isnan(r["target_acc"]) else _num(r["steps_to_target"], "{:.0f}")
+        line = [str(r[c]) if not isinstance(r[c], float) else f"{r[c]:g}" for c in by]
+        line += [acc, str(r["n_seeds"]), delta, p, steps, _num(r["steps_ratio"], "{:.2f}"),
+                 f"{_num(r['vanishing_steps_mean'])} / {_num(r['exploding_steps_mean'])}"]
+        if paper:
+            line.insert(len(by) + 1, paper.get((r.get("task"), r["method"]), ""))
+        cells.append(line)
+    return header, cells
+
+
+def table_notes(table: pd.DataFrame, smooth_window: int = 3, vanish=PAPER_VANISH, explode=PAPER_EXPLODE) -> list[str]:
+    notes = [f"CI: {CI_METHOD}. p: {TEST_METHOD}, against the baseline column's method.",
+             f"Steps to baseline's final acc: first step where the seed-mean validation accuracy, smoothed over "
+             f"{smooth_window} evaluations, reaches the baseline's final smoothed accuracy; × baseline steps = that "
+             f"step / the baseline's own (the paper's \"~10 % of the steps\" claim would read 0.10).",
+             f"Vanishing / exploding: steps with pre-clip gradient norm < {vanish:g} / > {explode:g}."]
+    missing = [m for m in table.get("missing", []) if m]
+    if missing:
+        notes.append("— = not logged. Runs lacking keys: " + "; ".join(missing) + ".")
+    return notes
+
+
+def to_markdown(table: pd.DataFrame, by: list[str], title: str = "", notes: list[str] | None = None,
+                paper: dict | None = None) -> str:
+    header, cells = display_rows(table, by, paper)
+    lines = [f"### {title}", ""] if title else []
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c) + " |" for c in cells]
+    lines += [""] + [f"{n}  " for n in (notes or [])]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                 ("±", r"$\pm$"), ("Δ", r"$\Delta$"), ("×", r"$\times$"), ("σ", r"$\sigma$"), ("—", "--"), ("~", r"\textasciitilde{}"), ("<", "$<$"), (">", "$>$")):
+        text = text.replace(a, b)
+    return text
+
+
+def to_latex(table: pd.DataFrame, by: list[str], caption: str = "", paper: dict | None = None) -> str:
+    header, cells = display_rows(table, by, paper)
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{" + "l" * len(by) + "r" * (len(header) - len(by)) + "}",
+             r"\toprule", " & ".join(_latex_escape(h) for h in header) + r" \\", r"\midrule"]
+    lines += [" & ".join(_latex_escape(c) for c in row) + r" \\" for row in cells]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        lines.append(r"\caption{" + _latex_escape(caption) + "}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(table: pd.DataFrame, by: list[str], out: Path, title: str, notes: list[str], paper: dict | None = None) -> str:
+    """out.csv (raw numbers, fractions), out.md and out.tex; returns the Markdown."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out.with_suffix(".csv"), index=False)
+    markdown = to_markdown(table, by, title, notes, paper)
+    out.with_suffix(".md").write_text(markdown)
+    out.with_suffix(".tex").write_text(to_latex(table, by, title + ". " + " ".join(notes), paper))
+    return markdown

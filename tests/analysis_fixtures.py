@@ -1,0 +1,90 @@
+"""Small run folders in the shared schema for the analysis tests and notebooks, with numbers simple
+enough to check tables by hand. One run is written by verl's own `file` logger."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+STEPS = 8  # training steps 1..8; validation at steps 0, 2, 4, 6, 8
+VAL_STEPS = (0, 2, 4, 6, 8)
+
+# experiment "main" (runs directly under the root): final accuracies grpo 0.5 / 0.6 / 0.7 and
+# redit-gaussian 0.7 / 0.8 / 0.75 (seed 2 is the verl run)
+MAIN = {
+    ("none", 0): dict(val=(0.4, 0.45, 0.5, 0.5, 0.5), grad=(1, 0.005, 6, 1, 1, 1, 1, 0.0)),
+    ("none", 1): dict(val=(0.4, 0.5, 0.55, 0.6, 0.6), grad=(1,) * 8),
+    ("none", 2): dict(val=(0.4, 0.5, 0.6, 0.7, 0.7), grad=(7, 8, 1, 1, 1, 1, 1, 1)),
+    ("gaussian", 0): dict(val=(0.4, 0.6, 0.7, 0.7, 0.7), grad=(0.5,) * 8),
+    ("gaussian", 1): dict(val=(0.4, 0.6, 0.7, 0.8, 0.8), grad=(0.5,) * 8),
+}
+VERL_RUN = dict(val=(0.4, 0.6, 0.7, 0.75, 0.75), grad=(0.5,) * 8)
+
+
+def step_records(val, grad, sigma=0.0, val_key="val-core/tiny/acc/mean@1", drop=()):
+    """{step: data} for one run: validation at VAL_STEPS, training keys at steps 1..8."""
+    records = {step: {val_key: acc} for step, acc in zip(VAL_STEPS, val)}
+    for step, g in enumerate(grad, 1):
+        score = 0.3 + 0.05 * step
+        sigma_t = sigma(step) if callable(sigma) else sigma
+        data = {"actor/grad_norm": g, "critic/score/mean": score, "redit/dithered_score/mean": score + 0.01,
+                "redit/sigma": sigma_t, "redit/zero_std_group_frac/raw": 0.25,
+                "redit/zero_std_group_frac/dithered": 0.0 if sigma_t > 0 else 0.25, "response_length/mean": 16.0}
+        records.setdefault(step, {}).update({k: v for k, v in data.items() if k not in drop})
+    return records
+
+
+def write_run(root: Path, name: str, dist: str, seed: int, records: dict, sigma: float = 0.05, schedule="constant",
+              sigma_end=None, done: bool = True) -> Path:
+    """A TRL-backend-shaped run folder (config.json, metrics.jsonl, done.json)."""
+    path = Path(root) / name
+    path.mkdir(parents=True)
+    config = {"backend": "trl", "task": "tiny", "algorithm": "grpo", "seed": seed, "steps": STEPS,
+              "dither": {"dist": dist, "sigma": 0.0 if dist == "none" else sigma, "schedule": schedule,
+                         "sigma_end": sigma_end, "seed": seed, "total_steps": STEPS},
+              "model": {"path": "checkpoints/fixture"}, "git": {"sha": "0" * 40, "dirty": False}}
+    (path / "config.json").write_text(json.dumps(config))
+    (path / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "data": d}) + "\n" for s, d in sorted(records.items())))
+    if done:
+        (path / "done.json").write_text("{}")
+    return path
+
+
+def write_verl_run(root: Path, name: str, seed: int, monkeypatch) -> Path:
+    """A run folder as a verl run leaves it: metrics written by verl's FileLogger, config.json by the
+    ReDit plugin from a composed verl config."""
+    from patches.redit_verl import run_config
+    from redit.verl_compose import compose
+    from verl.utils.tracking import FileLogger
+
+    path = Path(root) / name
+    path.mkdir(parents=True)
+    monkeypatch.setenv("VERL_FILE_LOGGER_PATH", str(path / "metrics.jsonl"))
+    logger = FileLogger(project_name="redit", experiment_name=name)
+    for step, data in sorted(step_records(**VERL_RUN, sigma=0.05).items()):
+        logger.log(data=data, step=step)
+    logger.finish()
+    config = compose(["algorithm.adv_estimator=redit_grpo", "+algorithm.redit.dist=gaussian", "+algorithm.redit.sigma=0.05",
+                      f"trainer.total_training_steps={STEPS}", f"+data.seed={seed}"])
+    (path / "config.json").write_text(json.dumps(run_config(config), default=str))
+    (path / "done.json").write_text("{}")
+    return path
+
+
+def write_fixture_runs(root: Path, monkeypatch) -> Path:
+    """main: 3 GRPO + 3 ReDit seeds (one from verl); variance/: a sigma sweep (one run lacks the
+    grad-norm key); schedule/: a linear sigma decay; plus one unfinished run that must be left out."""
+    root = Path(root)
+    for (dist, seed), spec in MAIN.items():
+        method = "grpo" if dist == "none" else "redit-gaussian"
+        write_run(root, f"{method}-s{seed}", dist, seed, step_records(**spec, sigma=0.0 if dist == "none" else 0.05))
+    write_verl_run(root, "redit-gaussian-s2", 2, monkeypatch)
+    write_run(root, "redit-gaussian-s9", "gaussian", 9, step_records((0.4, 0.1), (1, 1)), done=False)
+    flat = dict(val=(0.4, 0.5, 0.6, 0.6, 0.6), grad=(0.5,) * 8)
+    for dist, sigma, seed in (("gaussian", 0.01, 0), ("gaussian", 0.01, 1), ("gaussian", 0.1, 0), ("uniform", 0.1, 0)):
+        drop = ("actor/grad_norm",) if dist == "uniform" else ()
+        write_run(root / "variance", f"{dist}-{sigma}-s{seed}", dist, seed, step_records(**flat, sigma=sigma, drop=drop), sigma=sigma)
+    write_run(root / "schedule", "linear-s0", "gaussian", 0,
+              step_records(**flat, sigma=lambda step: 0.1 * (1 - (step - 1) / (STEPS - 1))),
+              sigma=0.1, schedule="linear", sigma_end=0.0)
+    return root
