@@ -20,8 +20,9 @@ Usage: ./run_all.sh [--scale tiny] [--seeds "0 1 2"] [--steps N] [--jobs N]
   --steps   GRPO steps per run (default: $STEPS)
   --jobs    runs in parallel, one torch thread each (default: number of CPUs = $JOBS)
 
-Writes runs/<scale>/<method>-s<seed>/ (config.json, metrics.jsonl) and results/<scale>/
-(figure1_grad_norm.png/.pdf, main_table.md/.csv). The environment is created in .venv/ if missing.
+Writes runs/<scale>/<method>-s<seed>/ (config.json, metrics.jsonl) and results/<scale>/ (Figure 1,
+accuracy vs step, gradient-norm distributions, the main table as .md/.tex/.csv, paper_vs_repo.md and a
+README indexing them; see python -m redit.analysis --help). The environment is created in .venv/ if missing.
 USAGE
 }
 
@@ -54,5 +55,5 @@ echo "[run_all] 2/3 training: methods grpo, redit-gaussian, redit-uniform x seed
 $PY -m redit.sweep --runs "$RUNS" --seeds $SEEDS --steps "$STEPS" --jobs "$JOBS"
 
 echo "[run_all] 3/3 analysis -> $OUT"
-$PY -m redit.analysis --runs "$RUNS" --out "$OUT"
+$PY -m redit.analysis --scale "$SCALE" --runs "$RUNS" --out "$OUT"
 echo "[run_all] finished in $(( $(date +%s) - start ))s"

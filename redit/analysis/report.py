@@ -123,6 +123,8 @@ def build_report(args) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     reference = load_reference(args.reference)
     summary = run_summaries(runs, args.vanish, args.explode)
+    for col in ("path", "model"):  # repository-relative, so the committed file names no machine
+        summary[col] = [_rel(v, REPO) if v and Path(v).resolve().is_relative_to(REPO) else v for v in summary[col]]
     summary.to_csv(out / "runs.csv", index=False)
     sections, index = [], [("runs.csv", "one row per run: config, final accuracy, gradient events, missing keys")]
     main_table = None
