@@ -18,6 +18,7 @@ Configuration, validated when the trainer starts (one error line, nothing run):
     +algorithm.redit.schedule   constant | linear | cosine | exponential | step
     +algorithm.redit.sigma_end  sigma at the last step (schedules)
     +algorithm.redit.seed       noise seed; the generator is re-seeded from (seed, step) every step
+    +algorithm.redit.scope      all | zero_var | mixed: which groups get noise (by raw rewards)
 
 The trainer `trainer.v1.trainer_mode=redit_sync` is verl's synchronous trainer plus: the step and
 total steps for sigma schedules, the hook's metrics in every logger (`redit/sigma`,
@@ -59,7 +60,7 @@ def last_token_index(response_mask: torch.Tensor) -> torch.Tensor:
 def dither_token_rewards(token_level_rewards, response_mask, cfg: DitherConfig, step: int, index=None):
     """(token rewards with each row's noise added on its last valid token, metrics dict)."""
     scores = token_level_rewards.sum(dim=-1)
-    noisy = dither(scores, cfg, step)
+    noisy = dither(scores, cfg, step, groups=None if index is None else list(index))
     out = token_level_rewards.clone()
     rows = torch.arange(out.shape[0], device=out.device)
     out[rows, last_token_index(response_mask)] += (noisy - scores).to(out.dtype)

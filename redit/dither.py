@@ -23,6 +23,13 @@ Schedules (`schedule`): sigma goes from `sigma` (s0) at step 0 to `sigma_end` (s
     exponential  s1 + (s0 - s1) * (exp(-k t) - exp(-k)) / (1 - exp(-k)),  k = 5
                  (an exponential decay rescaled so that it hits both endpoints, s1 = 0 included)
     step         s0 while t < 1/2, then s1
+
+Scope (`scope`, beyond the paper): which prompt groups get noise, judged on their RAW rewards.
+    all          every response (the paper's ReDit)
+    zero_var     only groups whose raw rewards are all equal: random gradients where GRPO has none
+    mixed        only groups with differing raw rewards: perturbed advantages where GRPO has signal
+The two partial scopes separate the two mechanisms the paper's claims mix. The noise drawn for a
+response is the same under every scope (masked, not re-drawn), so scopes compare like for like.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import torch
 
 DISTRIBUTIONS = ("gaussian", "uniform", "laplace", "none")
 SCHEDULES = ("constant", "linear", "cosine", "exponential", "step")
+SCOPES = ("all", "zero_var", "mixed")
 EXPONENTIAL_RATE = 5.0  # k in the exponential schedule: sigma is ~1% of the way left at t = 1 before rescaling
 
 # Standard deviation of one draw per unit of `sigma`, per distribution.
@@ -52,10 +60,13 @@ class DitherConfig:
     sigma_end: float = 0.0
     total_steps: Optional[int] = None
     seed: int = 0
+    scope: str = "all"
 
     def __post_init__(self):
         if self.dist not in DISTRIBUTIONS:
             raise ValueError(f"dither dist must be one of {', '.join(DISTRIBUTIONS)}; got {self.dist!r}.")
+        if self.scope not in SCOPES:
+            raise ValueError(f"dither scope must be one of {', '.join(SCOPES)}; got {self.scope!r}.")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"dither schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}.")
         for name in ("sigma", "sigma_end"):
@@ -79,14 +90,14 @@ class DitherConfig:
 
     @classmethod
     def from_section(cls, section, total_steps: Optional[int] = None, where: str = "dither") -> "DitherConfig":
-        """From a config mapping with keys dist/sigma/schedule/sigma_end/seed (missing: defaults).
+        """From a config mapping with keys dist/sigma/schedule/sigma_end/seed/scope (missing: defaults).
         ValueError names `where.<key>` for an unknown key or a bad value."""
         values = dict((section or {}).items())
-        known = ("dist", "sigma", "schedule", "sigma_end", "seed")
+        known = ("dist", "sigma", "schedule", "sigma_end", "seed", "scope")
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ValueError(f"unknown key {where}.{unknown[0]}; the keys are {', '.join(known)}.")
-        values = {"dist": "gaussian", "sigma": 0.05, "schedule": "constant", "sigma_end": 0.0, "seed": 0, **values}
+        values = {"dist": "gaussian", "sigma": 0.05, "schedule": "constant", "sigma_end": 0.0, "seed": 0, "scope": "all", **values}
         for key in ("sigma", "sigma_end"):
             if isinstance(values[key], int) and not isinstance(values[key], bool):
                 values[key] = float(values[key])
@@ -145,11 +156,12 @@ def sample_noise(shape, dist: str, sigma: float, generator: torch.Generator) -> 
     raise ValueError(f"unknown dist {dist!r}")
 
 
-def dither(rewards, config: DitherConfig, step: int) -> torch.Tensor:
+def dither(rewards, config: DitherConfig, step: int, groups=None) -> torch.Tensor:
     """rewards + independent zero-mean noise (one draw per element), same shape, float dtype.
 
     Deterministic for a given (config.seed, step), independent of torch's global RNG. With sigma = 0
-    or dist = "none" the rewards come back unchanged (as a float tensor).
+    or dist = "none" the rewards come back unchanged (as a float tensor). `groups` (group size G or
+    one id per element, as in zero_std_group_frac) is needed only for scope zero_var / mixed.
     """
     rewards = torch.as_tensor(rewards)
     if not rewards.is_floating_point():
@@ -158,7 +170,37 @@ def dither(rewards, config: DitherConfig, step: int) -> torch.Tensor:
     if config.dist == "none" or sigma == 0.0:
         return rewards.clone()
     noise = sample_noise(tuple(rewards.shape), config.dist, sigma, step_generator(config.seed, step))
+    if config.scope != "all":
+        if groups is None:
+            raise ValueError(f"dither scope {config.scope!r} needs the prompt groups (groups=G or group ids).")
+        constant = torch.as_tensor(constant_group_mask(rewards, groups)).reshape(rewards.shape)
+        noise = noise * (constant if config.scope == "zero_var" else ~constant)
     return (rewards.to(torch.float64).cpu() + noise).to(dtype=rewards.dtype, device=rewards.device)
+
+
+def _group_extremes(rewards, groups):
+    """(values, per-group max, per-group min, group index of each element) of flattened rewards."""
+    values = np.asarray(torch.as_tensor(rewards, dtype=torch.float64).reshape(-1).cpu())
+    if isinstance(groups, (int, np.integer)):
+        if groups <= 0 or values.size % groups:
+            raise ValueError(f"{values.size} rewards cannot be split into groups of {groups}.")
+        inverse = np.arange(values.size) // groups
+    else:
+        ids = np.asarray(groups)
+        if ids.shape[0] != values.size:
+            raise ValueError(f"got {values.size} rewards but {ids.shape[0]} group ids.")
+        inverse = np.unique(ids, return_inverse=True)[1].reshape(-1)
+    n_groups = int(inverse.max()) + 1 if values.size else 0
+    group_max, group_min = np.full(n_groups, -np.inf), np.full(n_groups, np.inf)
+    np.maximum.at(group_max, inverse, values)
+    np.minimum.at(group_min, inverse, values)
+    return values, group_max, group_min, inverse
+
+
+def constant_group_mask(rewards, groups) -> np.ndarray:
+    """Per element: True when every reward of its prompt group is equal (a zero-variance group)."""
+    _, group_max, group_min, inverse = _group_extremes(rewards, groups)
+    return (group_max == group_min)[inverse]
 
 
 def zero_std_group_frac(rewards, groups: Union[int, Sequence]) -> float:
@@ -167,21 +209,7 @@ def zero_std_group_frac(rewards, groups: Union[int, Sequence]) -> float:
     `groups` is either the group size G (the G samples of a prompt are contiguous, as in TRL) or one
     group id per element (verl's `uid`, in any order).
     """
-    values = np.asarray(torch.as_tensor(rewards, dtype=torch.float64).reshape(-1))
-    if values.size == 0:
+    if torch.as_tensor(rewards).numel() == 0:
         return float("nan")
-    if isinstance(groups, (int, np.integer)):
-        if groups <= 0 or values.size % groups:
-            raise ValueError(f"{values.size} rewards cannot be split into groups of {groups}.")
-        per_group = values.reshape(-1, groups)
-        return float(np.mean(per_group.max(axis=1) == per_group.min(axis=1)))
-    ids = np.asarray(groups)
-    if ids.shape[0] != values.size:
-        raise ValueError(f"got {values.size} rewards but {ids.shape[0]} group ids.")
-    _, inverse = np.unique(ids, return_inverse=True)
-    n_groups = inverse.max() + 1
-    group_max = np.full(n_groups, -np.inf)
-    group_min = np.full(n_groups, np.inf)
-    np.maximum.at(group_max, inverse, values)
-    np.minimum.at(group_min, inverse, values)
+    _, group_max, group_min, _ = _group_extremes(rewards, groups)
     return float(np.mean(group_max == group_min))

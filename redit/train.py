@@ -14,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from .dither import DISTRIBUTIONS, SCHEDULES, DitherConfig
+from .adaptive_sigma import TARGETS, SigmaController
+from .dither import DISTRIBUTIONS, SCHEDULES, SCOPES, DitherConfig
 from .runlog import RunFolder, git_commit, library_versions
 from .tiny_policy import REPO_ROOT, TinyPolicySpec
 
@@ -34,6 +35,10 @@ def parse_args(argv=None):
     g.add_argument("--sigma", type=float, default=0.0, help="gaussian std / uniform half-width a / laplace scale b")
     g.add_argument("--schedule", default="constant", choices=SCHEDULES)
     g.add_argument("--sigma-end", type=float, default=0.0, help="sigma at the last step for non-constant schedules")
+    g.add_argument("--scope", default="all", choices=SCOPES, help="groups that get noise, by their raw rewards: all (the paper), zero_var, mixed")
+    g.add_argument("--adaptive", default="none", choices=("none", *TARGETS),
+                   help="adaptive sigma (redit.adaptive_sigma): move sigma each step toward --setpoint of this statistic; --sigma is the start")
+    g.add_argument("--setpoint", type=float, default=None, help="adaptive target (default: flip_rate 0.05, grad_norm 1.0)")
     g.add_argument("--dither-seed", type=int, default=None, help="noise seed (default: --seed)")
     t = p.add_argument_group("training")
     t.add_argument("--seed", type=int, default=0)
@@ -62,15 +67,22 @@ def resolve_config(args) -> dict:
         raise ValueError(f"--model {args.model} is not a model folder (no config.json); omit --model to use the tiny policy.")
     dither_cfg = DitherConfig(dist=args.dist, sigma=args.sigma, schedule=args.schedule, sigma_end=args.sigma_end,
                               total_steps=args.steps if args.schedule != "constant" else None,
-                              seed=args.seed if args.dither_seed is None else args.dither_seed)
+                              seed=args.seed if args.dither_seed is None else args.dither_seed, scope=args.scope)
     if args.dist != "none" and not dither_cfg.enabled:
         raise ValueError(f"--dist {args.dist} with sigma 0 adds no noise; use --dist none for plain GRPO or set --sigma.")
+    adaptive = None
+    if args.adaptive != "none":
+        if args.dist == "none" or args.schedule != "constant":
+            raise ValueError("--adaptive needs a noise --dist and the constant --schedule (the controller sets sigma).")
+        setpoint = args.setpoint if args.setpoint is not None else {"flip_rate": 0.05, "grad_norm": 1.0}[args.adaptive]
+        adaptive = SigmaController(target=args.adaptive, setpoint=setpoint, sigma=args.sigma,
+                                   sigma_max=max(1.0, args.sigma)).to_dict()
     return {
         "backend": args.backend, "task": args.task, "algorithm": args.algorithm, "seed": args.seed,
         "steps": args.steps, "prompts_per_step": args.prompts_per_step, "num_generations": args.num_generations,
         "lr": args.lr, "max_grad_norm": args.max_grad_norm, "temperature": args.temperature,
         "max_new_tokens": args.max_new_tokens, "val_every": args.val_every, "threads": args.threads,
-        "log_timing": not args.no_timing, "dither": dither_cfg.to_dict(),
+        "log_timing": not args.no_timing, "dither": dither_cfg.to_dict(), "adaptive_sigma": adaptive,
         "method": "grpo" if args.dist == "none" else f"redit-{args.dist}",
     }
 
@@ -85,6 +97,8 @@ def main(argv=None) -> int:
     run = RunFolder(args.run_dir)
     if run.is_complete() and not args.overwrite:
         stored = json.loads(run.config_path.read_text())
+        stored["dither"] = DitherConfig(**stored.get("dither", {})).to_dict()  # keys added since are at their defaults
+        stored.setdefault("adaptive_sigma", None)
         changed = sorted(k for k in cfg if k not in ("threads", "log_timing") and stored.get(k) != cfg[k])
         if changed:
             print(f"error: {run.path} already holds a finished run with a different {', '.join(changed)}; "

@@ -15,6 +15,7 @@ import torch
 from transformers import PrinterCallback, TrainerCallback
 
 from . import tiny_task
+from .adaptive_sigma import SigmaController, flip_rate
 from .dither import DitherConfig, dither, sigma_at, zero_std_group_frac
 from .rewards import score
 from .runlog import RunFolder, val_key
@@ -42,8 +43,8 @@ ALGORITHMS = {
 class DitheredReward:
     """TRL reward function: raw verifiable reward + ReDit noise; logs raw and dithered statistics."""
 
-    def __init__(self, task: str, dither_config: DitherConfig, group_size: int):
-        self.task, self.config, self.group_size = task, dither_config, group_size
+    def __init__(self, task: str, dither_config: DitherConfig, group_size: int, controller: SigmaController | None = None):
+        self.task, self.config, self.group_size, self.controller = task, dither_config, group_size, controller
         self.__name__ = "correct"  # TRL names its reward metrics after this
         self._calls_at_step: dict[int, int] = {}
 
@@ -54,10 +55,16 @@ class DitheredReward:
         call = self._calls_at_step[step] = self._calls_at_step.get(step, -1) + 1
         # A second reward call within one step (gradient accumulation) gets its own noise stream.
         config = self.config if call == 0 else replace(self.config, seed=self.config.seed + 104729 * call)
-        noisy = dither(raw, config, step)
+        if self.controller is not None:  # adaptive sigma: the controller's current value, no schedule
+            config = replace(config, sigma=self.controller.sigma, schedule="constant", total_steps=None)
+        noisy = dither(raw, config, step, groups=self.group_size)
+        flips = flip_rate(raw, noisy, self.group_size)
         log_metric("critic/score/mean", raw.mean().item())
         log_metric("redit/dithered_score/mean", noisy.mean().item())
-        log_metric("redit/sigma", sigma_at(self.config, step))
+        log_metric("redit/sigma", sigma_at(config, step))
+        log_metric("redit/flip_rate", flips)
+        if self.controller is not None:
+            self.controller.observe(flip_rate=flips)
         log_metric("redit/zero_std_group_frac/raw", zero_std_group_frac(raw, self.group_size))
         log_metric("redit/zero_std_group_frac/dithered", zero_std_group_frac(noisy, self.group_size))
         return noisy.tolist()
@@ -67,8 +74,9 @@ class RunFolderCallback(TrainerCallback):
     """Writes one metrics.jsonl line per step in the shared schema, with validation every K steps."""
 
     def __init__(self, run: RunFolder, task: str, val_rows: list[dict], val_every: int,
-                 max_new_tokens: int, log_timing: bool = True, progress=print):
+                 max_new_tokens: int, log_timing: bool = True, progress=print, controller: SigmaController | None = None):
         self.run, self.task, self.val_rows, self.val_every = run, task, val_rows, val_every
+        self.controller = controller
         self.max_new_tokens, self.log_timing, self.progress = max_new_tokens, log_timing, progress
         self._val, self._step_start, self._train_start = {}, None, None
 
@@ -103,6 +111,8 @@ class RunFolderCallback(TrainerCallback):
             data = {k: v for k, v in data.items() if not k.startswith("timing_s/")}
         data.update(self._val)
         self.run.log(state.global_step, data)
+        if self.controller is not None:  # a grad_norm controller sets the next step's sigma from this one
+            self.controller.observe(grad_norm=data.get("actor/grad_norm"))
         step, total = state.global_step, state.max_steps
         if step % 10 == 0 or self._val or step == total:
             elapsed = time.time() - self._train_start
@@ -122,6 +132,7 @@ def train(run: RunFolder, cfg: dict, model_path, train_rows: list[dict], val_row
 
     model, tokenizer = load_policy(model_path)
     dither_cfg = DitherConfig(**cfg["dither"])
+    controller = SigmaController(**cfg["adaptive_sigma"]) if cfg.get("adaptive_sigma") else None
     group = cfg["num_generations"]
     args = GRPOConfig(
         output_dir=str(run.path / "trl"),
@@ -148,8 +159,8 @@ def train(run: RunFolder, cfg: dict, model_path, train_rows: list[dict], val_row
     )
     dataset = Dataset.from_list([{"prompt": tiny_task.prompt(r["question"]), "ground_truth": r["ground_truth"]} for r in train_rows])
     callback = RunFolderCallback(run, cfg["task"], val_rows, cfg["val_every"], cfg["max_new_tokens"],
-                                 log_timing=cfg["log_timing"], progress=progress)
-    trainer = GRPOTrainer(model=model, reward_funcs=[DitheredReward(cfg["task"], dither_cfg, group)],
+                                 log_timing=cfg["log_timing"], progress=progress, controller=controller)
+    trainer = GRPOTrainer(model=model, reward_funcs=[DitheredReward(cfg["task"], dither_cfg, group, controller)],
                           args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[callback])
     trainer.remove_callback(PrinterCallback)  # it prints every raw log dict; our callback shows progress
     start = time.time()

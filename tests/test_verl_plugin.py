@@ -131,3 +131,12 @@ def test_bad_redit_config_is_one_clear_error(section, needle):
         return
     with pytest.raises(ValueError, match=needle):
         redit_verl.dither_config({"redit": section}, total_steps=10)
+
+
+def test_zero_var_scope_dithers_only_the_all_equal_group():
+    rewards, mask = batch([1, 1, 1, 1, 1, 0, 1, 0])  # group a all correct, group b mixed
+    ours, _ = run("redit_grpo", rewards, mask, algo(sigma=0.1, scope="zero_var"))
+    stock, _ = STOCK["redit_grpo"](rewards.clone(), mask, algo(sigma=0.0))
+    assert torch.equal(ours[4:], stock[4:])  # the mixed group's advantages are GRPO's exactly
+    assert (ours[:4].abs().sum(dim=-1) > 0).all()  # the saturated group now has a signal
+    assert redit_verl._step_state["metrics"]["redit/zero_std_group_frac/dithered"] == 0.0

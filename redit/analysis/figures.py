@@ -26,6 +26,15 @@ def save(fig: Figure, out: Path) -> Path:
     return out.with_suffix(".png")
 
 
+def _finish(fig: Figure, ax, xlabel: str, ylabel: str, title: str, legend_loc: str = "best") -> Figure:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc=legend_loc)
+    fig.tight_layout()
+    return fig
+
+
 def _window(series: pd.Series, step_range) -> pd.Series:
     return series if step_range is None else series.loc[step_range[0]:step_range[1]]
 
@@ -97,12 +106,8 @@ def accuracy_vs_step(runs: list[Run], reference_method: str | None = "redit-gaus
             reached = steps_to_target(c["mean"], level, smooth_window) if m != reference_method and not c.empty else math.nan
             if not math.isnan(reached):
                 ax.plot([reached], [100 * level], marker="v", color=colors[m], ms=8, ls="none")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("validation accuracy (%)")
-    ax.set_title(title or "accuracy vs step (mean over seeds, 95% t band)")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "training step", "validation accuracy (%)",
+                   title or "accuracy vs step (mean over seeds, 95% t band)", "lower right")
 
 
 def variance_ablation(runs: list[Run], title: str | None = None) -> Figure:
@@ -123,12 +128,8 @@ def variance_ablation(runs: list[Run], title: str | None = None) -> Figure:
         x, mean, half, n = (np.array(v, dtype=float) for v in zip(*points))
         ax.errorbar(x, 100 * mean, yerr=100 * np.nan_to_num(half), marker="o", capsize=3, label=f"{dist} (n={int(n.max())})")
     ax.set_xscale("log")
-    ax.set_xlabel("σ (Gaussian std; uniform half-width a; Laplace scale b)")
-    ax.set_ylabel("final validation accuracy (%)")
-    ax.set_title(title or "variance ablation (mean ± 95% t-CI)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "σ (Gaussian std; uniform half-width a; Laplace scale b)", "final validation accuracy (%)",
+                   title or "variance ablation (mean ± 95% t-CI)")
 
 
 def grad_norm_distributions(runs: list[Run], vanish: float = PAPER_VANISH, explode: float = PAPER_EXPLODE) -> Figure:
@@ -166,15 +167,11 @@ def sigma_vs_step(runs: list[Run], title: str | None = None) -> Figure:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     seen = set()
     for run in runs:
-        label = f"{run.method} {run.info['schedule']}"
+        adaptive = run.info["adaptive"]
+        label = f"{run.method} {run.info['schedule'] if adaptive == 'none' else 'adaptive ' + adaptive}"
         s = metric(run, SIGMA)
         if s.empty or label in seen:
             continue
         seen.add(label)
         ax.plot(s.index, s.values, lw=1.3, label=label)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("σ")
-    ax.set_title(title or "σ per step (first seed of each)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "training step", "σ", title or "σ per step (first seed of each)")

@@ -20,7 +20,7 @@ EXPERIMENTS = {
     "schedule": "Schedule ablation: σ over training steps",
 }
 ALWAYS_BY = ["task", "method"]
-VARYING_BY = ["algorithm", "sigma", "schedule", "sigma_end"]  # shown only when they vary in the table
+VARYING_BY = ["algorithm", "sigma", "schedule", "sigma_end", "scope", "adaptive"]  # shown only when they vary in the table
 NOT_GROUPING = {"run", "experiment", "seed", "backend", "model", "git_sha", "dist", "steps", "path", "complete",
                 "final_acc", "train_steps", "vanishing_steps", "exploding_steps", "zero_std_frac_raw", "missing"}
 
