@@ -1,59 +1,126 @@
 #!/usr/bin/env bash
-# Reproduce the main comparison at the embedded default (tiny scale, CPU):
-#   GRPO vs ReDit-Gaussian vs ReDit-uniform (matched noise std 0.05) x 3 seeds, then the analysis
-#   (Figure 1 and the main table) into results/<scale>/.
+# Reproduce every table at the embedded default (tiny scale, CPU), or launch / print the paper-scale
+# verl grid. Experiments (redit/sweep.py EXPERIMENTS):
+#   main          GRPO vs ReDit-Gaussian vs ReDit-uniform (matched noise std 0.05)
+#   baselines     Dr.GRPO with and without ReDit (the TRL backend's other algorithm)
+#   variance      sigma in 0.01 0.05 0.1 0.3 0.5, Gaussian and uniform, and GRPO (sigma 0)
+#   distribution  Gaussian / uniform / Laplace at matched std 0.1
+#   schedule      constant, linear / cosine / exponential / step decay to 0, linear increase from 0
+#   scope         noise on all groups / only zero-variance groups / only mixed groups
+#   adaptive      sigma controlled each step toward a target flip rate / grad-norm band
+# then the analysis (python -m redit.analysis) into results/<scale>/.
 # Resumable: finished runs are skipped when it is run again (Ctrl-C and rerun to continue).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-SCALE=tiny
-SEEDS="0 1 2"
-STEPS=150
+EXPERIMENTS="main baselines variance distribution schedule scope adaptive"
+PAPER_TASKS="gsm8k math geo3k mbpp"
+SCALE=tiny; SEEDS=""; STEPS=""; ABL_SEEDS=""; ABL_STEPS=""; ONLY=""; QUICK=0; DRY_RUN=0; RUNS=""; OUT=""
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 usage() {
   cat <<USAGE
-Usage: ./run_all.sh [--scale tiny] [--seeds "0 1 2"] [--steps N] [--jobs N]
+Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--seeds "0 1 2"]
+                    [--steps N] [--ablation-seeds "..."] [--ablation-steps N] [--jobs N]
+                    [--runs DIR] [--out DIR] [--dry-run]
 
-  --scale   tiny (default; CPU, minutes). Paper scale runs through verl on a GPU cluster (experiments/).
-  --seeds   seeds for every method (default: "$SEEDS")
-  --steps   GRPO steps per run (default: $STEPS)
-  --jobs    runs in parallel, one torch thread each (default: number of CPUs = $JOBS)
+  --scale           tiny (default; CPU, TRL backend) | paper (the verl recipes on a GPU cluster)
+  --quick           one seed, 10 steps per run, into runs/<scale>-quick and results/<scale>-quick
+  --only            run just these experiments (of: ${EXPERIMENTS// /, }); the analysis still
+                    covers every run under --runs
+  --seeds           seeds of every experiment (default: main "0 1 2 3 4", others "0 1 2")
+  --steps           steps of every run (default: main 150, others 60)
+  --ablation-seeds  seeds of the experiments other than main (default: --seeds, else "0 1 2")
+  --ablation-steps  steps of the experiments other than main (default: --steps, else 60)
+  --jobs            tiny runs in parallel, one torch thread each (default: CPUs = $JOBS)
+  --runs, --out     run folders and results (default runs/<scale>, results/<scale>)
+  --dry-run         with --scale paper: print every verl command of the grid, run nothing
 
-Writes runs/<scale>/<method>-s<seed>/ (config.json, metrics.jsonl) and results/<scale>/ (Figure 1,
-accuracy vs step, gradient-norm distributions, the main table as .md/.tex/.csv, paper_vs_repo.md and a
-README indexing them; see python -m redit.analysis --help). The environment is created in .venv/ if missing.
+Tiny scale writes runs/tiny/<variant>-s<seed>/ (main) and runs/tiny/<experiment>/<variant>-s<seed>/,
+each with config.json and metrics.jsonl, then results/tiny/ (every table as .md/.tex/.csv, the
+figures, paper_vs_repo.md and a README indexing them; see python -m redit.analysis --help).
+Paper scale: the main table on ${PAPER_TASKS// /, } and the GSM8K ablations, as experiments/ recipes
+(variables from the environment, e.g. MODEL=... TRAIN_BATCH=...). The environment is created in
+.venv/ if missing.
 USAGE
 }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    --only) ONLY="${2//,/ }"; shift 2 ;;
     --seeds) SEEDS="$2"; shift 2 ;;
     --steps) STEPS="$2"; shift 2 ;;
+    --ablation-seeds) ABL_SEEDS="$2"; shift 2 ;;
+    --ablation-steps) ABL_STEPS="$2"; shift 2 ;;
     --jobs) JOBS="$2"; shift 2 ;;
+    --runs) RUNS="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    --dry-run) DRY_RUN=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown option $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
   esac
 done
-if [[ "$SCALE" != "tiny" ]]; then
-  echo "error: --scale $SCALE is not available yet; only --scale tiny runs here (paper scale: the verl recipes)." >&2
-  exit 2
+case "$SCALE" in tiny|paper) ;; *) echo "error: --scale must be tiny or paper, got '$SCALE'" >&2; exit 2 ;; esac
+for e in $ONLY; do
+  [[ " $EXPERIMENTS " == *" $e "* ]] || { echo "error: --only $e is not an experiment; choose from: $EXPERIMENTS" >&2; exit 2; }
+done
+if (( QUICK )); then
+  SEEDS="${SEEDS:-0}"; STEPS="${STEPS:-10}"; RUNS="${RUNS:-runs/$SCALE-quick}"; OUT="${OUT:-results/$SCALE-quick}"
+fi
+MAIN_SEEDS="${SEEDS:-0 1 2 3 4}"; MAIN_STEPS="${STEPS:-150}"
+ABL_SEEDS="${ABL_SEEDS:-${SEEDS:-0 1 2}}"; ABL_STEPS="${ABL_STEPS:-${STEPS:-60}}"
+RUNS="${RUNS:-runs/$SCALE}"; OUT="${OUT:-results/$SCALE}"
+SELECTED="${ONLY:-$EXPERIMENTS}"
+
+if [[ "$SCALE" == paper ]]; then
+  # One verl recipe call per run. Main: every task; ablations: GSM8K, the paper's Figure 1 setting.
+  # Adaptive sigma is wired into the TRL backend only, so it has no paper-scale run yet.
+  paper_run() {  # paper_run <experiment> <task> <method> <label> [VAR=value ...]
+    local experiment="$1" task="$2" method="$3" label="$4"; shift 4
+    local dir="$RUNS/$task-$label"; [[ "$experiment" == main ]] || dir="$RUNS/$experiment/$task-$label"
+    local seeds="$ABL_SEEDS"; [[ "$experiment" == main ]] && seeds="$MAIN_SEEDS"
+    for seed in $seeds; do
+      env "$@" SEED="$seed" RUN_DIR="$PWD/$dir-s$seed" METHOD="$method" DRY_RUN_CONFIG=0 \
+        bash "experiments/$task/run.sh" $( (( DRY_RUN )) && echo --dry-run )
+    done
+  }
+  [[ -x .venv/bin/python ]] || source scripts/ensure_venv.sh
+  for e in $SELECTED; do
+    case "$e" in
+      main) for t in $PAPER_TASKS; do for m in grpo redit-gaussian redit-uniform; do paper_run main "$t" "$m" "$m"; done; done ;;
+      baselines) for a in dr_grpo reinforce_plus_plus; do for m in grpo redit-gaussian; do
+                   paper_run baselines gsm8k "$m" "$a-$m" ALGORITHM="$a"; done; done ;;
+      variance) paper_run variance gsm8k grpo grpo
+                for m in redit-gaussian redit-uniform; do for s in 0.01 0.05 0.1 0.3 0.5; do
+                  paper_run variance gsm8k "$m" "$m-$s" SIGMA="$s"; done; done ;;
+      distribution) paper_run distribution gsm8k redit-gaussian gaussian SIGMA=0.1
+                    paper_run distribution gsm8k redit-uniform uniform SIGMA=0.173205
+                    paper_run distribution gsm8k redit-laplace laplace SIGMA=0.0707107 ;;
+      schedule) for s in linear cosine exponential step; do
+                  paper_run schedule gsm8k redit-gaussian "$s" SIGMA=0.1 SCHEDULE="$s" SIGMA_END=0; done
+                paper_run schedule gsm8k redit-gaussian linear-increase SIGMA=0 SCHEDULE=linear SIGMA_END=0.1 ;;
+      scope) for s in all zero_var mixed; do paper_run scope gsm8k redit-gaussian "$s" SIGMA=0.1 SCOPE="$s"; done ;;
+      adaptive) echo "# adaptive: not available at paper scale (the controller is wired into the TRL backend only)" ;;
+    esac
+  done
+  (( DRY_RUN )) || .venv/bin/python -m redit.analysis --scale paper --runs "$RUNS" --out "$OUT"
+  exit 0
+fi
+if (( DRY_RUN )); then
+  echo "error: --dry-run is for --scale paper; at tiny scale list the runs with: .venv/bin/python -m redit.sweep --list ..." >&2; exit 2
 fi
 
 source scripts/ensure_venv.sh
 PY=.venv/bin/python
-RUNS="runs/$SCALE"
-OUT="results/$SCALE"
 start=$(date +%s)
-
 echo "[run_all] 1/3 tiny policy (SFT warm-up, cached in checkpoints/)"
 $PY -m redit.tiny_policy --threads "$JOBS"
-
-echo "[run_all] 2/3 training: methods grpo, redit-gaussian, redit-uniform x seeds $SEEDS, $STEPS steps"
+echo "[run_all] 2/3 training: $SELECTED (main: seeds $MAIN_SEEDS, $MAIN_STEPS steps; others: seeds $ABL_SEEDS, $ABL_STEPS steps) -> $RUNS"
 # shellcheck disable=SC2086
-$PY -m redit.sweep --runs "$RUNS" --seeds $SEEDS --steps "$STEPS" --jobs "$JOBS"
-
+$PY -m redit.sweep --runs "$RUNS" --experiments $SELECTED --seeds $MAIN_SEEDS --steps "$MAIN_STEPS" \
+  --ablation-seeds $ABL_SEEDS --ablation-steps "$ABL_STEPS" --jobs "$JOBS"
 echo "[run_all] 3/3 analysis -> $OUT"
 $PY -m redit.analysis --scale "$SCALE" --runs "$RUNS" --out "$OUT"
 echo "[run_all] finished in $(( $(date +%s) - start ))s"

@@ -4,6 +4,10 @@
 #   SCALE=tiny    the same recipe on a CPU: the tiny policy, 4 prompts x 4 samples, 3 steps,
 #                 verl's CPU mode (patches/verl_cpu.py, the `hf` rollout), 64/16 data rows
 #   METHOD        grpo | redit-gaussian | redit-uniform | redit-laplace (the method wrappers set it)
+#   ALGORITHM     grpo (default) | dr_grpo | reinforce_plus_plus | rloo: the estimator ReDit wraps
+#                 (dapo and real are not expressed by these recipes yet: they fail with one line)
+#   SCOPE         all (default) | zero_var | mixed: which prompt groups get noise (by raw rewards)
+#   DRY_RUN_CONFIG=0  with --dry-run: print only the command (no composed config)
 #   REWARD        redit (default: the project's gold-checked scorers) | verl (verl's built-in scorer)
 #   SIGMA SEED STEPS RUN_DIR OVERWRITE=1 ...  any recipe variable, from the environment
 # and the function `launch_verl [extra overrides...]` that turns the recipe's variables (TASK MODEL
@@ -38,15 +42,25 @@ if [[ "$SCALE" == tiny ]]; then
   : "${DATA_LIMITS:=--limit-train 64 --limit-test 16 --test-as-train}"
 fi
 
-# method -> estimator and noise (sigma: the std-matched pair of the tiny-scale main table)
+# method -> noise (sigma: the std-matched pair of the tiny-scale main table)
 case "$METHOD" in
-  grpo)           ADV=redit_grpo; DIST=none ;;   # redit_grpo with dist=none == verl's grpo, same metrics
-  redit-gaussian) ADV=redit_grpo; DIST=gaussian; : "${SIGMA:=0.05}" ;;
-  redit-uniform)  ADV=redit_grpo; DIST=uniform;  : "${SIGMA:=0.0866}" ;;  # a = sqrt(3) * 0.05: same std
-  redit-laplace)  ADV=redit_grpo; DIST=laplace;  : "${SIGMA:=0.0354}" ;;  # b = 0.05 / sqrt(2): same std
+  grpo)           DIST=none ;;   # the ReDit estimator with dist=none == verl's own, same metrics
+  redit-gaussian) DIST=gaussian; : "${SIGMA:=0.05}" ;;
+  redit-uniform)  DIST=uniform;  : "${SIGMA:=0.0866}" ;;  # a = sqrt(3) * 0.05: same std
+  redit-laplace)  DIST=laplace;  : "${SIGMA:=0.0354}" ;;  # b = 0.05 / sqrt(2): same std
   *) echo "error: METHOD must be grpo, redit-gaussian, redit-uniform or redit-laplace; got '$METHOD'" >&2; exit 2 ;;
 esac
-: "${SIGMA:=0.0}" "${SCHEDULE:=constant}" "${SIGMA_END:=0.0}"
+# algorithm -> the verl estimator ReDit wraps (Dr.GRPO = GRPO without the std division)
+ALGORITHM="${ALGORITHM:-grpo}"; NORM_STD=True
+case "$ALGORITHM" in
+  grpo)                ADV=redit_grpo ;;
+  dr_grpo)             ADV=redit_grpo; NORM_STD=False ;;
+  reinforce_plus_plus) ADV=redit_reinforce_plus_plus ;;
+  rloo)                ADV=redit_rloo ;;
+  dapo|real) echo "error: ALGORITHM=$ALGORITHM is not expressed by these verl recipes yet (grpo, dr_grpo, reinforce_plus_plus, rloo are); nothing was run" >&2; exit 2 ;;
+  *) echo "error: ALGORITHM must be grpo, dr_grpo, reinforce_plus_plus or rloo; got '$ALGORITHM'" >&2; exit 2 ;;
+esac
+: "${SIGMA:=0.0}" "${SCHEDULE:=constant}" "${SIGMA_END:=0.0}" "${SCOPE:=all}"
 
 CPU_OVERRIDES=(
   actor_rollout_ref.rollout.name=hf
@@ -71,6 +85,7 @@ GPU_OVERRIDES=(
 
 launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
   local name="$METHOD-s$SEED"
+  [[ "$ALGORITHM" == grpo ]] || name="$ALGORITHM-$name"
   local run_dir="${RUN_DIR:-$ROOT/runs/$SCALE-verl/$TASK/$name}"
   local plugins="patches.redit_verl" device=("${GPU_OVERRIDES[@]}") env=()
   if [[ "$SCALE" == tiny ]]; then
@@ -103,12 +118,14 @@ launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
     "$@"  # the recipe's own extra overrides
     # the method
     algorithm.adv_estimator="$ADV"
+    algorithm.norm_adv_by_std_in_grpo="$NORM_STD"
     trainer.v1.trainer_mode=redit_sync
     +algorithm.redit.dist="$DIST"
     +algorithm.redit.sigma="$SIGMA"
     +algorithm.redit.schedule="$SCHEDULE"
     +algorithm.redit.sigma_end="$SIGMA_END"
     +algorithm.redit.seed="$SEED"
+    +algorithm.redit.scope="$SCOPE"
     data.seed="$SEED"
     trainer.logger='["console","file"]'
     trainer.project_name=redit
@@ -126,6 +143,7 @@ launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
     echo "# $TASK / $METHOD / SCALE=$SCALE / seed $SEED -> $run_dir"
     printf 'env'; printf ' %q' "${env[@]}"; printf ' \\\n  %q -m verl.trainer.main_ppo' "$PY"
     printf ' \\\n    %q' "${clean[@]}"; echo
+    [[ "${DRY_RUN_CONFIG:-1}" == 0 ]] && return
     echo "# resolved verl config:"
     env "${env[@]}" "$PY" -m redit.verl_compose "${clean[@]}" 2>"$errors" || { grep '^error' "$errors" >&2; exit 2; }
     return

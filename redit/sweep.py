@@ -1,6 +1,7 @@
 """Run a grid of training runs in parallel, resumably, with a progress line and an ETA.
 
     python -m redit.sweep --runs runs/tiny --seeds 0 1 2 --steps 150 --jobs 2
+    python -m redit.sweep --experiments variance schedule --seeds 0 --steps 20 --list
 
 Each run is `python -m redit.train ...` in its own process (1 torch thread), its output in
 <run>/train.log. Finished runs (done.json) are skipped, so rerunning after Ctrl-C or a crash
@@ -22,14 +23,37 @@ from pathlib import Path
 from .dither import matched_sigma
 from .runlog import RunFolder
 
-# The main comparison (paper: GRPO vs GRPO+ReDit). Noise std is matched across distributions:
-# Gaussian sigma = 0.05 (the DitherConfig default) and uniform half-width a = 0.05 * sqrt(3).
+# Every experiment of the tiny-scale reproduction: variant name -> `redit.train` arguments.
+# Noise std is matched across distributions with matched_sigma (uniform a = std * sqrt(3), Laplace
+# b = std / sqrt(2)). The main comparison uses std 0.05 (the DitherConfig default); the ablations use
+# 0.1, where the noise is large enough to reorder some 0/1 rewards within a group.
 MAIN_NOISE_STD = 0.05
-MAIN_METHODS = {
-    "grpo": ["--dist", "none"],
-    "redit-gaussian": ["--dist", "gaussian", "--sigma", f"{matched_sigma('gaussian', MAIN_NOISE_STD):.6g}"],
-    "redit-uniform": ["--dist", "uniform", "--sigma", f"{matched_sigma('uniform', MAIN_NOISE_STD):.6g}"],
+ABLATION_NOISE_STD = 0.1
+SIGMA_GRID = (0.01, 0.05, 0.1, 0.3, 0.5)
+
+
+def noise(dist: str, std: float) -> list[str]:
+    return ["--dist", dist, "--sigma", f"{matched_sigma(dist, std):.6g}"]
+
+
+GAUSSIAN = noise("gaussian", ABLATION_NOISE_STD)
+EXPERIMENTS: dict[str, dict[str, list[str]]] = {
+    "main": {"grpo": ["--dist", "none"], "redit-gaussian": noise("gaussian", MAIN_NOISE_STD),
+             "redit-uniform": noise("uniform", MAIN_NOISE_STD)},
+    "baselines": {"dr_grpo": ["--algorithm", "dr_grpo", "--dist", "none"],
+                  "dr_grpo+redit-gaussian": ["--algorithm", "dr_grpo", *GAUSSIAN]},
+    # sigma is the distribution's own parameter here (Gaussian std, uniform half-width a), as in the paper
+    "variance": {"grpo": ["--dist", "none"],
+                 **{f"{d}-{s:g}": ["--dist", d, "--sigma", f"{s:g}"] for d in ("gaussian", "uniform") for s in SIGMA_GRID}},
+    "distribution": {d: noise(d, ABLATION_NOISE_STD) for d in ("gaussian", "uniform", "laplace")},
+    "schedule": {"constant": GAUSSIAN,
+                 **{name: [*GAUSSIAN, "--schedule", name, "--sigma-end", "0"] for name in ("linear", "cosine", "exponential", "step")},
+                 "linear-increase": ["--dist", "gaussian", "--sigma", "0", "--schedule", "linear", "--sigma-end", f"{ABLATION_NOISE_STD:g}"]},
+    "scope": {scope: [*GAUSSIAN, "--scope", scope] for scope in ("all", "zero_var", "mixed")},
+    "adaptive": {"flip_rate": [*noise("gaussian", MAIN_NOISE_STD), "--adaptive", "flip_rate"],
+                 "grad_norm": [*noise("gaussian", MAIN_NOISE_STD), "--adaptive", "grad_norm"]},
 }
+MAIN_METHODS = EXPERIMENTS["main"]
 
 
 @dataclass
@@ -47,15 +71,26 @@ class Job:
         return step or 0
 
 
-def main_grid(runs_root: Path, seeds, steps: int, extra: list[str]) -> list[Job]:
+def grid(runs_root: Path, experiments, seeds, steps: int, extra: list[str], ablation_seeds=None,
+         ablation_steps: int | None = None) -> list[Job]:
+    """The jobs of the chosen experiments: main runs in runs_root/<variant>-s<seed>, every other
+    experiment in runs_root/<experiment>/<variant>-s<seed> (the analysis groups them by folder)."""
     jobs = []
-    for seed in seeds:
-        for method, method_args in MAIN_METHODS.items():
-            name = f"{method}-s{seed}"
-            run_dir = runs_root / name
-            args = ["--run-dir", str(run_dir), "--seed", str(seed), "--steps", str(steps), *method_args, *extra]
-            jobs.append(Job(name, run_dir, args, steps))
+    for experiment in experiments:
+        if experiment not in EXPERIMENTS:
+            raise ValueError(f"unknown experiment {experiment!r}; choose from {', '.join(EXPERIMENTS)}.")
+        main = experiment == "main"
+        for seed in (seeds if main or ablation_seeds is None else ablation_seeds):
+            for variant, variant_args in EXPERIMENTS[experiment].items():
+                n = steps if main or ablation_steps is None else ablation_steps
+                run_dir = runs_root / ("" if main else experiment) / f"{variant}-s{seed}"
+                args = ["--run-dir", str(run_dir), "--seed", str(seed), "--steps", str(n), *variant_args, *extra]
+                jobs.append(Job(f"{'' if main else experiment + '/'}{variant}-s{seed}", run_dir, args, n))
     return jobs
+
+
+def main_grid(runs_root: Path, seeds, steps: int, extra: list[str]) -> list[Job]:
+    return grid(runs_root, ["main"], seeds, steps, extra)
 
 
 def _fmt(seconds: float) -> str:
@@ -108,13 +143,25 @@ def run_jobs(jobs: list[Job], n_parallel: int, poll: float = 10.0, python: str =
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=Path, default=Path("runs/tiny"))
+    p.add_argument("--experiments", nargs="+", default=["main"], help=f"any of: {', '.join(EXPERIMENTS)} (default main)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--ablation-seeds", type=int, nargs="+", help="seeds of every experiment but main (default: --seeds)")
+    p.add_argument("--ablation-steps", type=int, help="steps of every experiment but main (default: --steps)")
     p.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1), help="runs in parallel (default: CPU count)")
     p.add_argument("--train-args", default="", help="extra arguments passed to every `redit.train` (quoted string)")
+    p.add_argument("--list", action="store_true", help="print the runs of the grid and exit")
     args = p.parse_args(argv)
-    jobs = main_grid(args.runs, args.seeds, args.steps, args.train_args.split())
-    (args.runs).mkdir(parents=True, exist_ok=True)
+    try:
+        jobs = grid(args.runs, args.experiments, args.seeds, args.steps, args.train_args.split(),
+                    args.ablation_seeds, args.ablation_steps)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.list:
+        print("\n".join(f"{j.name}: python -m redit.train {' '.join(j.args)}" for j in jobs))
+        return 0
+    args.runs.mkdir(parents=True, exist_ok=True)
     (args.runs / "sweep.json").write_text(json.dumps({"jobs": [j.name for j in jobs], "args": vars(args)}, default=str, indent=2) + "\n")
     return 1 if run_jobs(jobs, args.jobs) else 0
 

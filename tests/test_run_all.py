@@ -1,0 +1,66 @@
+"""run_all.sh and the sweep grid: every experiment's runs are valid `redit.train` configurations,
+the paper-scale grid prints every verl command, and one ablation reruns on its own."""
+
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from redit import sweep, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_all(*args, timeout=600):
+    return subprocess.run(["./run_all.sh", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def test_every_variant_of_every_experiment_is_a_valid_training_config(tmp_path):
+    jobs = sweep.grid(tmp_path, list(sweep.EXPERIMENTS), seeds=[0, 1, 2, 3, 4], steps=150,
+                      extra=[], ablation_seeds=[0, 1, 2], ablation_steps=60)
+    counts = {e: sum(1 for j in jobs if (j.name.split("/")[0] if "/" in j.name else "main") == e) for e in sweep.EXPERIMENTS}
+    assert counts == {"main": 15, "baselines": 6, "variance": 33, "distribution": 9, "schedule": 18, "scope": 9, "adaptive": 6}
+    configs = {j.name: train.resolve_config(train.parse_args(j.args)) for j in jobs}
+    assert configs["grpo-s4"]["steps"] == 150 and configs["variance/grpo-s2"]["steps"] == 60
+    assert (configs["variance/uniform-0.3-s2"]["dither"]["dist"], configs["variance/uniform-0.3-s2"]["dither"]["sigma"]) == ("uniform", 0.3)
+    assert configs["schedule/linear-increase-s0"]["dither"]["sigma_end"] == 0.1
+    assert configs["scope/mixed-s1"]["dither"]["scope"] == "mixed"
+    assert configs["adaptive/grad_norm-s0"]["adaptive_sigma"]["target"] == "grad_norm"
+    assert configs["baselines/dr_grpo+redit-gaussian-s0"]["algorithm"] == "dr_grpo"
+    # matched noise std 0.1 across distributions: Gaussian 0.1, uniform a = 0.1 * sqrt(3), Laplace b = 0.1 / sqrt(2)
+    sigmas = {d: configs[f"distribution/{d}-s0"]["dither"]["sigma"] for d in ("gaussian", "uniform", "laplace")}
+    assert sigmas == pytest.approx({"gaussian": 0.1, "uniform": 0.173205, "laplace": 0.0707107}, rel=1e-5)
+    assert all(j.run_dir.parent == tmp_path / j.name.split("/")[0] for j in jobs if "/" in j.name)
+
+
+def test_paper_dry_run_prints_every_verl_command_of_the_grid():
+    proc = run_all("--scale", "paper", "--dry-run", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    commands = proc.stdout.count("-m verl.trainer.main_ppo")
+    # main 4 tasks x 3 methods x 5 seeds; GSM8K ablations x 3 seeds: baselines 4, variance 11,
+    # distribution 3, schedule 5, scope 3
+    assert commands == 60 + 3 * (4 + 11 + 3 + 5 + 3)
+    assert "runs/paper/variance/gsm8k-redit-uniform-0.3-s2" in proc.stdout
+    assert "algorithm.adv_estimator=redit_reinforce_plus_plus" in proc.stdout and "+algorithm.redit.scope=zero_var" in proc.stdout
+    assert "adaptive: not available at paper scale" in proc.stdout
+
+
+@pytest.mark.parametrize("args,needle", [(["--only", "nope"], "not an experiment"), (["--scale", "big"], "--scale"),
+                                         (["--dry-run"], "--dry-run is for --scale paper")])
+def test_bad_options_are_one_line(args, needle):
+    proc = run_all(*args, timeout=60)
+    assert proc.returncode == 2 and needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_only_one_ablation_reruns_just_it(tmp_path, tiny_policy_path):
+    runs, out = tmp_path / "runs", tmp_path / "results"
+    proc = run_all("--only", "scope", "--seeds", 1, "--steps", 2, "--runs", runs, "--out", out, "--jobs", 2)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert sorted(p.name for p in (runs / "scope").iterdir()) == ["all-s1", "mixed-s1", "zero_var-s1"]
+    assert not (runs / "main").exists() and not any(p.name.startswith("grpo") for p in runs.iterdir())
+    table = pd.read_csv(out / "scope_table.csv")
+    assert sorted(table["scope"]) == ["all", "mixed", "zero_var"] and (table["n_seeds"] == 1).all()
+    again = run_all("--only", "scope", "--seeds", 1, "--steps", 2, "--runs", runs, "--out", out)
+    assert again.returncode == 0 and "3 already finished (skipped), 0 to run" in again.stdout
