@@ -40,8 +40,9 @@ GAUSSIAN = noise("gaussian", ABLATION_NOISE_STD)
 EXPERIMENTS: dict[str, dict[str, list[str]]] = {
     "main": {"grpo": ["--dist", "none"], "redit-gaussian": noise("gaussian", MAIN_NOISE_STD),
              "redit-uniform": noise("uniform", MAIN_NOISE_STD)},
-    "baselines": {"dr_grpo": ["--algorithm", "dr_grpo", "--dist", "none"],
-                  "dr_grpo+redit-gaussian": ["--algorithm", "dr_grpo", *GAUSSIAN]},
+    "baselines": {name: ["--algorithm", algorithm, *method]
+                  for algorithm in ("dr_grpo", "dapo", "real")
+                  for name, method in ((algorithm, ["--dist", "none"]), (f"{algorithm}+redit-gaussian", GAUSSIAN))},
     # sigma is the distribution's own parameter here (Gaussian std, uniform half-width a), as in the paper
     "variance": {"grpo": ["--dist", "none"],
                  **{f"{d}-{s:g}": ["--dist", d, "--sigma", f"{s:g}"] for d in ("gaussian", "uniform") for s in SIGMA_GRID}},

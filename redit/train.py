@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .adaptive_sigma import TARGETS, SigmaController
+from .algorithms import ALGORITHMS
 from .dither import DISTRIBUTIONS, SCHEDULES, SCOPES, DitherConfig
 from .runlog import RunFolder, git_commit, library_versions
 from .tiny_policy import REPO_ROOT, TinyPolicySpec
@@ -28,7 +29,8 @@ def parse_args(argv=None):
     p.add_argument("--run-dir", type=Path, required=True, help="run folder to write (runs/<scale>/<name>)")
     p.add_argument("--backend", default="trl", choices=BACKENDS)
     p.add_argument("--task", default="tiny", choices=TASKS)
-    p.add_argument("--algorithm", default="grpo", choices=("grpo", "dr_grpo"))
+    p.add_argument("--algorithm", default="grpo", choices=ALGORITHMS,
+                   help="grpo | dr_grpo (no std, sequence-sum loss) | dapo (clip-higher, raw-accuracy group filter, overlong penalty) | real (Rewards as Labels); see redit/algorithms.py")
     p.add_argument("--model", type=Path, default=None, help="local model folder (default: the cached tiny policy, built if missing)")
     g = p.add_argument_group("ReDit dithering (redit.dither.DitherConfig)")
     g.add_argument("--dist", default="none", choices=DISTRIBUTIONS, help="noise distribution; none = plain GRPO")
@@ -83,7 +85,7 @@ def resolve_config(args) -> dict:
         "lr": args.lr, "max_grad_norm": args.max_grad_norm, "temperature": args.temperature,
         "max_new_tokens": args.max_new_tokens, "val_every": args.val_every, "threads": args.threads,
         "log_timing": not args.no_timing, "dither": dither_cfg.to_dict(), "adaptive_sigma": adaptive,
-        "method": "grpo" if args.dist == "none" else f"redit-{args.dist}",
+        "method": args.algorithm if args.dist == "none" else f"redit-{args.dist}" if args.algorithm == "grpo" else f"{args.algorithm}+redit-{args.dist}",
     }
 
 

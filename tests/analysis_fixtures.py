@@ -35,11 +35,11 @@ def step_records(val, grad, sigma=0.0, val_key="val-core/tiny/acc/mean@1", drop=
 
 
 def write_run(root: Path, name: str, dist: str, seed: int, records: dict, sigma: float = 0.05, schedule="constant",
-              sigma_end=None, done: bool = True) -> Path:
+              sigma_end=None, done: bool = True, algorithm: str = "grpo") -> Path:
     """A TRL-backend-shaped run folder (config.json, metrics.jsonl, done.json)."""
     path = Path(root) / name
     path.mkdir(parents=True)
-    config = {"backend": "trl", "task": "tiny", "algorithm": "grpo", "seed": seed, "steps": STEPS,
+    config = {"backend": "trl", "task": "tiny", "algorithm": algorithm, "seed": seed, "steps": STEPS,
               "dither": {"dist": dist, "sigma": 0.0 if dist == "none" else sigma, "schedule": schedule,
                          "sigma_end": sigma_end, "seed": seed, "total_steps": STEPS},
               "model": {"path": "checkpoints/fixture"}, "git": {"sha": "0" * 40, "dirty": False}}

@@ -214,3 +214,15 @@ def test_paper_reference_has_sources_and_leaves_unknowns_blank():
     assert len(unknown) == 8 and unknown["value"].isna().all()
     cells = analysis.report.paper_cells(ref)
     assert cells[("gsm8k", "redit-gaussian")].startswith("89.16 (step 1000, Qwen2.5-7B")
+
+
+def test_each_algorithm_is_compared_with_itself_without_redit(tmp_path):
+    for seed, (plain, dithered) in enumerate([(0.5, 0.6), (0.4, 0.6)]):
+        write_run(tmp_path / "baselines", f"dapo-s{seed}", "none", seed, step_records((0.3, plain), (1,)), algorithm="dapo")
+        write_run(tmp_path / "baselines", f"dapo+redit-s{seed}", "gaussian", seed, step_records((0.3, dithered), (1,)),
+                  algorithm="dapo")
+        write_run(tmp_path, f"grpo-s{seed}", "none", seed, step_records((0.3, 0.9), (1,)))  # must not be the baseline
+    table, by = analysis.experiment_table(analysis.load_runs(tmp_path), "baselines")
+    row = table.set_index("method").loc["dapo+redit-gaussian"]
+    assert by == ["task", "method", "sigma"] and row.baseline == "dapo"
+    assert row.delta_vs_baseline == pytest.approx(0.15) and row.n_pairs == 2  # (0.1 + 0.2) / 2

@@ -20,7 +20,7 @@ def test_every_variant_of_every_experiment_is_a_valid_training_config(tmp_path):
     jobs = sweep.grid(tmp_path, list(sweep.EXPERIMENTS), seeds=[0, 1, 2, 3, 4], steps=150,
                       extra=[], ablation_seeds=[0, 1, 2], ablation_steps=60)
     counts = {e: sum(1 for j in jobs if (j.name.split("/")[0] if "/" in j.name else "main") == e) for e in sweep.EXPERIMENTS}
-    assert counts == {"main": 15, "baselines": 6, "variance": 33, "distribution": 9, "schedule": 18, "scope": 9, "adaptive": 6}
+    assert counts == {"main": 15, "baselines": 18, "variance": 33, "distribution": 9, "schedule": 18, "scope": 9, "adaptive": 6}
     configs = {j.name: train.resolve_config(train.parse_args(j.args)) for j in jobs}
     assert configs["grpo-s4"]["steps"] == 150 and configs["variance/grpo-s2"]["steps"] == 60
     assert (configs["variance/uniform-0.3-s2"]["dither"]["dist"], configs["variance/uniform-0.3-s2"]["dither"]["sigma"]) == ("uniform", 0.3)
@@ -28,6 +28,8 @@ def test_every_variant_of_every_experiment_is_a_valid_training_config(tmp_path):
     assert configs["scope/mixed-s1"]["dither"]["scope"] == "mixed"
     assert configs["adaptive/grad_norm-s0"]["adaptive_sigma"]["target"] == "grad_norm"
     assert configs["baselines/dr_grpo+redit-gaussian-s0"]["algorithm"] == "dr_grpo"
+    assert configs["baselines/real+redit-gaussian-s2"]["method"] == "real+redit-gaussian"
+    assert configs["baselines/dapo-s1"]["dither"]["dist"] == "none"
     # matched noise std 0.1 across distributions: Gaussian 0.1, uniform a = 0.1 * sqrt(3), Laplace b = 0.1 / sqrt(2)
     sigmas = {d: configs[f"distribution/{d}-s0"]["dither"]["sigma"] for d in ("gaussian", "uniform", "laplace")}
     assert sigmas == pytest.approx({"gaussian": 0.1, "uniform": 0.173205, "laplace": 0.0707107}, rel=1e-5)
@@ -43,7 +45,7 @@ def test_paper_dry_run_prints_every_verl_command_of_the_grid():
     assert commands == 60 + 3 * (4 + 11 + 3 + 5 + 3)
     assert "runs/paper/variance/gsm8k-redit-uniform-0.3-s2" in proc.stdout
     assert "algorithm.adv_estimator=redit_reinforce_plus_plus" in proc.stdout and "+algorithm.redit.scope=zero_var" in proc.stdout
-    assert "adaptive: not available at paper scale" in proc.stdout
+    assert "adaptive: not available at paper scale" in proc.stdout and "dapo and real are not expressed" in proc.stdout
 
 
 @pytest.mark.parametrize("args,needle", [(["--only", "nope"], "not an experiment"), (["--scale", "big"], "--scale"),

@@ -23,7 +23,7 @@ PAPER_VANISH, PAPER_EXPLODE = 0.01, 5.0  # the paper's Figure 1 caption: norm < 
 
 # Columns every run contributes to summaries and the tidy frame, whichever backend wrote it.
 CONFIG_COLUMNS = ["run", "experiment", "backend", "task", "algorithm", "method", "seed",
-                  "dist", "sigma", "schedule", "sigma_end", "steps", "model", "git_sha", "adaptive"]
+                  "dist", "sigma", "schedule", "sigma_end", "steps", "model", "git_sha", "scope", "adaptive"]
 
 
 @dataclass
@@ -66,6 +66,7 @@ class Run:
                 "sigma_end": dither.get("sigma_end") if dither.get("schedule", "constant") != "constant" else None,
                 "steps": self.config.get("steps"), "model": (self.config.get("model") or {}).get("path"),
                 "git_sha": (self.config.get("git") or {}).get("sha"),
+                "scope": dither.get("scope", "all"),  # runs from before scopes existed dithered every group
                 "adaptive": (self.config.get("adaptive_sigma") or {}).get("target", "none")}
         info.update({k: v for k, v in dither.items() if k not in info and k not in ("seed", "total_steps")})
         return info

@@ -1,0 +1,79 @@
+"""DAPO's filter and overlong penalty and REAL's loss on hand-computed batches, and each algorithm
+through the TRL backend."""
+
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from conftest import run_cli
+from redit.algorithms import informative_groups, overlong_penalty, real_loss
+from redit.dither import DitherConfig
+from redit.trl_backend import DitheredReward
+
+COMPLETIONS = ["#### 7"] * 4 + ["#### 7", "#### 1", "#### 7", "#### 2"]  # group 1 all correct, group 2 mixed
+
+
+def reward_call_with_ids(fn, ids):
+    logged = {}
+    out = fn(prompts=[""] * 8, completions=COMPLETIONS, ground_truth=["7"] * 8, completion_ids=ids,
+             trainer_state=SimpleNamespace(global_step=0), log_metric=logged.__setitem__)
+    return out, logged
+
+
+def test_overlong_penalty_is_dapos_soft_punishment():
+    # max 40 tokens, cache 10: no penalty up to 30, linear to -1 at 40, -1 beyond
+    assert overlong_penalty([20, 30, 35, 40, 45], max_length=40, cache=10).tolist() == [0.0, 0.0, -0.5, -1.0, -1.0]
+
+
+def test_dapo_filter_reads_raw_accuracy_and_ignores_dithering():
+    fn = DitheredReward("tiny", DitherConfig(sigma=0.3, seed=0), group_size=4, overlong=(40, 10))
+    ids = [[0] * 10] * 7 + [[0] * 35]  # the last answer is 5 tokens into the overlong zone: -0.5
+    out, logged = reward_call_with_ids(fn, ids)
+    assert len(set(out[:4])) == 4  # dithered: the saturated group's rewards all differ...
+    keep = informative_groups(fn.last_correct, 4)
+    assert keep.tolist() == [False] * 4 + [True] * 4  # ...yet the filter drops it: it reads raw correctness
+    assert fn.last_correct.tolist() == [1, 1, 1, 1, 1, 0, 1, 0]
+    assert logged["dapo/overlong_penalty/mean"] == pytest.approx(-0.5 / 8)
+    assert logged["critic/score/mean"] == pytest.approx((6 - 0.5) / 8)  # raw reward = correct + penalty, undithered
+
+
+def test_real_loss_by_hand_with_anchor_logits_and_mixed_groups_only():
+    scores = torch.tensor([0.2, -0.1, 0.3, 0.0, 0.5, 0.5, 0.5, 0.5])
+    advantages = torch.tensor([1.0, -1.0, 1.0, -1.0, 0.0, 0.0, 0.0, 0.0])  # group 2: all equal, no labels
+    groups = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    loss, used = real_loss(scores, advantages, groups, tau=0.5)
+    # correct s = 0.2, 0.3; wrong s = -0.1, 0.0; tau 0.5; the 1 in each log is the anchor logit
+    expected = math.log(1 + math.exp(-0.4) + math.exp(-0.6)) + math.log(1 + math.exp(-0.2) + math.exp(0.0))
+    assert used == 1 and loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_real_gradient_at_the_old_policy_is_one_over_tau_times_one_plus_k():
+    scores = torch.zeros(4, requires_grad=True)  # on-policy: s = 0 for every response
+    loss, _ = real_loss(scores, torch.tensor([1.0, 1.0, -1.0, -1.0]), torch.zeros(4, dtype=torch.long), tau=0.5)
+    loss.backward()
+    # d/ds_correct log(1 + sum exp(-s/tau)) = -(1/tau) / (1 + 2) with 2 correct answers; wrong: +(1/tau) / 3
+    assert scores.grad.tolist() == pytest.approx([-2 / 3, -2 / 3, 2 / 3, 2 / 3])
+
+
+def test_real_without_a_mixed_group_is_a_zero_loss_that_still_backpropagates():
+    scores = torch.tensor([0.1, 0.2], requires_grad=True)
+    loss, used = real_loss(scores, torch.zeros(2), torch.zeros(2, dtype=torch.long))
+    loss.backward()
+    assert used == 0 and loss.item() == 0.0 and scores.grad.tolist() == [0.0, 0.0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm,key", [("dapo", "dapo/kept_group_frac"), ("real", "real/groups_used")])
+def test_each_algorithm_trains_through_the_trl_backend(tmp_path, tiny_policy_path, algorithm, key):
+    proc = run_cli("redit.train", "--run-dir", tmp_path / "r", "--algorithm", algorithm, "--dist", "gaussian",
+                   "--sigma", 0.05, "--steps", 2, "--val-every", 2, "--no-timing", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert all(key in line["data"] and line["data"]["actor/grad_norm"] > 0 for line in lines[1:])
+    if algorithm == "real":  # with ReDit every group has both labels: the saturated ones get random labels
+        assert [line["data"][key] for line in lines[1:]] == [8.0, 8.0]
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["algorithm"] == algorithm and config["method"] == f"{algorithm}+redit-gaussian"
