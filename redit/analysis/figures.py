@@ -21,7 +21,7 @@ def save(fig: Figure, out: Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out.with_suffix(".png"), dpi=130)
-    fig.savefig(out.with_suffix(".pdf"))
+    fig.savefig(out.with_suffix(".pdf"), metadata={"CreationDate": None})  # byte-stable reruns
     plt.close(fig)
     return out.with_suffix(".png")
 
@@ -77,17 +77,19 @@ def figure1(runs: list[Run], vanish: float = PAPER_VANISH, explode: float = PAPE
 
 
 def accuracy_vs_step(runs: list[Run], reference_method: str | None = "redit-gaussian", reference_step: int | None = None,
-                     smooth_window: int = 3, title: str | None = None) -> Figure:
+                     smooth_window: int = 3, title: str | None = None, label=None) -> Figure:
     """Validation accuracy over training steps, one line per method: mean over seeds with a 95 % t band.
     The dashed line is reference_method's mean accuracy at reference_step (default: its last
     evaluation), the paper's Figure 5 layout; a marker shows where each other method's smoothed curve
     first reaches that line."""
     import matplotlib.pyplot as plt
 
+    label = label or (lambda r: r.method)  # one line per label (default: per method), seeds pooled
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    methods = sorted({r.method for r in runs})
-    curves = {m: mean_curve([val_curve(r) for r in runs if r.method == m]) for m in methods}
-    colors = dict(zip(methods, plt.get_cmap("tab10").colors))
+    methods = sorted({label(r) for r in runs})
+    curves = {m: mean_curve([val_curve(r) for r in runs if label(r) == m]) for m in methods}
+    palette = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20").colors
+    colors = dict(zip(methods, palette * 2))
     for m, c in curves.items():
         if c.empty:
             continue
@@ -132,13 +134,14 @@ def variance_ablation(runs: list[Run], title: str | None = None) -> Figure:
                    title or "variance ablation (mean ± 95% t-CI)")
 
 
-def grad_norm_distributions(runs: list[Run], vanish: float = PAPER_VANISH, explode: float = PAPER_EXPLODE) -> Figure:
+def grad_norm_distributions(runs: list[Run], vanish: float = PAPER_VANISH, explode: float = PAPER_EXPLODE, label=None) -> Figure:
     """Histogram of pre-clip gradient norms (all steps, all seeds; log x) per method, with the
     vanishing / exploding regions shaded and their frequencies in each panel's title."""
     import matplotlib.pyplot as plt
 
-    methods = sorted({r.method for r in runs})
-    norms = {m: pd.concat([metric(r, GRAD_NORM) for r in runs if r.method == m] or [pd.Series(dtype=float)]) for m in methods}
+    label = label or (lambda r: r.method)
+    methods = sorted({label(r) for r in runs})
+    norms = {m: pd.concat([metric(r, GRAD_NORM) for r in runs if label(r) == m] or [pd.Series(dtype=float)]) for m in methods}
     positive = pd.concat(list(norms.values()) or [pd.Series(dtype=float)])
     positive = positive[positive > 0]
     lo = min(vanish / 3, positive.min() if len(positive) else vanish)

@@ -84,15 +84,21 @@ def paper_comparison(main: pd.DataFrame, reference: pd.DataFrame, runs: list[Run
     return "\n".join(lines) + "\n"
 
 
-def _figures_for(experiment: str, members: list[Run], out: Path, slug: str, args) -> list[tuple[str, Path]]:
-    written = []
+def run_label(by: list[str]):
+    """A figure's line label: the method plus every other grouping column that varies (e.g. sigma)."""
+    extra = [c for c in by if c not in ("task", "method")]
+    return lambda r: " ".join([r.method, *(f"{c}={r.info[c]:g}" if isinstance(r.info[c], float) else f"{c}={r.info[c]}" for c in extra)])
+
+
+def _figures_for(experiment: str, members: list[Run], out: Path, slug: str, args, by: list[str]) -> list[tuple[str, Path]]:
+    written, label = [], run_label(by)
     tasks = sorted({str(r.task) for r in members})
     for task in tasks:
         task_runs = [r for r in members if str(r.task) == task]
         suffix = f"_{task}" if len(tasks) > 1 else ""
-        methods = {r.method for r in task_runs}
-        ref = args.treatment if args.treatment in methods else next((m for m in sorted(methods) if "redit" in m), None)
-        fig = figures.accuracy_vs_step(task_runs, ref, args.reference_step, args.smooth_evals, title=f"{experiment}: {task}")
+        labels = {label(r) for r in task_runs}
+        ref = args.treatment if args.treatment in labels else next((m for m in sorted(labels) if "redit" in m), None)
+        fig = figures.accuracy_vs_step(task_runs, ref, args.reference_step, args.smooth_evals, title=f"{experiment}: {task}", label=label)
         written.append((f"accuracy vs step ({task}), 95% band over seeds, dashed: {ref}", figures.save(fig, out / f"{slug}_accuracy_vs_step{suffix}")))
         if experiment == "main":
             try:
@@ -103,7 +109,7 @@ def _figures_for(experiment: str, members: list[Run], out: Path, slug: str, args
             except ValueError as err:
                 print(f"[analysis] figure 1 ({task}) skipped: {err}")
     written.append(("gradient-norm distributions per method", figures.save(
-        figures.grad_norm_distributions(members, args.vanish, args.explode), out / f"{slug}_grad_norm_distributions")))
+        figures.grad_norm_distributions(members, args.vanish, args.explode, label), out / f"{slug}_grad_norm_distributions")))
     sigmas_per_dist = {}
     for r in members:
         if r.info["dist"] != "none":
@@ -140,7 +146,7 @@ def build_report(args) -> Path:
         print(markdown)
         main_table = table if experiment == "main" else main_table
         index.append((f"{stem}.md / .csv / .tex", title))
-        figs = _figures_for(experiment, members, out, slug, args)
+        figs = _figures_for(experiment, members, out, slug, args, by)
         index += [(p.name + " / .pdf", what) for what, p in figs]
         sections.append(markdown.replace("### ", "## ", 1) + "\n" + "\n".join(f"![{what}]({p.name})" for what, p in figs) + "\n")
         print(f"[analysis] {experiment}: {len(members)} runs -> {stem}.*, {len(figs)} figures")
