@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 
 from redit.dither import DitherConfig, dither, sigma_at, zero_std_group_frac
-from redit.runlog import RunFolder
+from redit.runlog import RunFolder, method_name
 from redit.verl_compose import REDIT_ESTIMATORS as BASE_ESTIMATORS
 TRAINER_MODE = "redit_sync"
 
@@ -129,7 +129,7 @@ def run_config(config) -> dict:
         "backend": "verl",
         "task": _task_of(config),
         "algorithm": base,
-        "method": f"redit-{cfg.dist}" if dithered else base,
+        "method": method_name(base, cfg.dist if dithered else "none"),  # e.g. dr_grpo+redit-gaussian
         "dither": cfg.to_dict() if cfg else DitherConfig(dist="none", sigma=0.0).to_dict(),
         "seed": int(config.data.get("seed", 0) or 0),
         "model": {"path": str(config.actor_rollout_ref.model.path)},

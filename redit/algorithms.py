@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import torch
 
+from .dither import constant_group_mask
+
 ALGORITHMS = ("grpo", "dr_grpo", "dapo", "real")  # what the TRL backend runs, each with or without ReDit
 REAL_TAU = 0.5
 DAPO_EPSILON_HIGH = 0.28
@@ -41,9 +43,7 @@ def overlong_penalty(lengths, max_length: int, cache: int) -> torch.Tensor:
 
 def informative_groups(raw_rewards, group_size: int) -> torch.Tensor:
     """Per element: True when its group's RAW rewards differ (DAPO's dynamic-sampling filter keeps these)."""
-    raw = torch.as_tensor(raw_rewards, dtype=torch.float64).reshape(-1, group_size)
-    keep = raw.max(dim=1).values != raw.min(dim=1).values
-    return keep.repeat_interleave(group_size)
+    return torch.from_numpy(~constant_group_mask(raw_rewards, group_size))
 
 
 def real_loss(scores: torch.Tensor, advantages: torch.Tensor, group_ids: torch.Tensor, tau: float = REAL_TAU):

@@ -39,6 +39,13 @@ __doc__ += "\n".join(f"    {k:38s} {v}" for k, v in SCHEMA.items())
 REQUIRED_TRAIN_KEYS = [k for k in SCHEMA if not k.startswith("val-core")]
 
 
+def method_name(algorithm: str = "grpo", dist: str = "none") -> str:
+    """A run's method label: grpo | redit-<dist> (GRPO + ReDit) | <algorithm> | <algorithm>+redit-<dist>."""
+    if dist == "none":
+        return algorithm
+    return f"redit-{dist}" if algorithm == "grpo" else f"{algorithm}+redit-{dist}"
+
+
 def val_key(task: str) -> str:
     return f"val-core/{task}/acc/mean@1"
 

@@ -90,10 +90,6 @@ def grid(runs_root: Path, experiments, seeds, steps: int, extra: list[str], abla
     return jobs
 
 
-def main_grid(runs_root: Path, seeds, steps: int, extra: list[str]) -> list[Job]:
-    return grid(runs_root, ["main"], seeds, steps, extra)
-
-
 def _fmt(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "?"

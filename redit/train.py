@@ -17,7 +17,7 @@ from pathlib import Path
 from .adaptive_sigma import TARGETS, SigmaController
 from .algorithms import ALGORITHMS
 from .dither import DISTRIBUTIONS, SCHEDULES, SCOPES, DitherConfig
-from .runlog import RunFolder, git_commit, library_versions
+from .runlog import RunFolder, git_commit, library_versions, method_name
 from .tiny_policy import REPO_ROOT, TinyPolicySpec
 
 BACKENDS = ("trl",)  # verl runs go through experiments/ recipes (python -m verl.trainer.main_ppo)
@@ -85,7 +85,7 @@ def resolve_config(args) -> dict:
         "lr": args.lr, "max_grad_norm": args.max_grad_norm, "temperature": args.temperature,
         "max_new_tokens": args.max_new_tokens, "val_every": args.val_every, "threads": args.threads,
         "log_timing": not args.no_timing, "dither": dither_cfg.to_dict(), "adaptive_sigma": adaptive,
-        "method": args.algorithm if args.dist == "none" else f"redit-{args.dist}" if args.algorithm == "grpo" else f"{args.algorithm}+redit-{args.dist}",
+        "method": method_name(args.algorithm, args.dist),
     }
 
 

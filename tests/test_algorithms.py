@@ -3,7 +3,6 @@ through the TRL backend."""
 
 import json
 import math
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -12,15 +11,9 @@ from conftest import run_cli
 from redit.algorithms import informative_groups, overlong_penalty, real_loss
 from redit.dither import DitherConfig
 from redit.trl_backend import DitheredReward
+from test_trl_backend import reward_call
 
 COMPLETIONS = ["#### 7"] * 4 + ["#### 7", "#### 1", "#### 7", "#### 2"]  # group 1 all correct, group 2 mixed
-
-
-def reward_call_with_ids(fn, ids):
-    logged = {}
-    out = fn(prompts=[""] * 8, completions=COMPLETIONS, ground_truth=["7"] * 8, completion_ids=ids,
-             trainer_state=SimpleNamespace(global_step=0), log_metric=logged.__setitem__)
-    return out, logged
 
 
 def test_overlong_penalty_is_dapos_soft_punishment():
@@ -31,7 +24,7 @@ def test_overlong_penalty_is_dapos_soft_punishment():
 def test_dapo_filter_reads_raw_accuracy_and_ignores_dithering():
     fn = DitheredReward("tiny", DitherConfig(sigma=0.3, seed=0), group_size=4, overlong=(40, 10))
     ids = [[0] * 10] * 7 + [[0] * 35]  # the last answer is 5 tokens into the overlong zone: -0.5
-    out, logged = reward_call_with_ids(fn, ids)
+    out, logged = reward_call(fn, COMPLETIONS, ["7"] * 8, step=0, completion_ids=ids)
     assert len(set(out[:4])) == 4  # dithered: the saturated group's rewards all differ...
     keep = informative_groups(fn.last_correct, 4)
     assert keep.tolist() == [False] * 4 + [True] * 4  # ...yet the filter drops it: it reads raw correctness

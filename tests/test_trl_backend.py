@@ -16,10 +16,10 @@ STEPS = 4
 COMMON = ["--steps", STEPS, "--val-every", 2, "--no-timing", "--threads", 1]
 
 
-def reward_call(fn, completions, truths, step):
+def reward_call(fn, completions, truths, step, **extra):
     logged = {}
     out = fn(prompts=[""] * len(completions), completions=completions, ground_truth=truths,
-             trainer_state=SimpleNamespace(global_step=step), log_metric=logged.__setitem__)
+             trainer_state=SimpleNamespace(global_step=step), log_metric=logged.__setitem__, **extra)
     return out, logged
 
 

@@ -140,3 +140,12 @@ def test_zero_var_scope_dithers_only_the_all_equal_group():
     assert torch.equal(ours[4:], stock[4:])  # the mixed group's advantages are GRPO's exactly
     assert (ours[:4].abs().sum(dim=-1) > 0).all()  # the saturated group now has a signal
     assert redit_verl._step_state["metrics"]["redit/zero_std_group_frac/dithered"] == 0.0
+
+
+def test_run_config_names_dr_grpo_with_redit_like_the_trl_backend():
+    from redit.verl_compose import compose
+
+    config = compose(["algorithm.adv_estimator=redit_grpo", "algorithm.norm_adv_by_std_in_grpo=False",
+                      "+algorithm.redit.dist=gaussian", "+algorithm.redit.sigma=0.1", "trainer.total_training_steps=4"])
+    run = redit_verl.run_config(config)
+    assert run["algorithm"] == "dr_grpo" and run["method"] == "dr_grpo+redit-gaussian"

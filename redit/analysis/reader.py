@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from redit import runlog
+
 GRAD_NORM, RAW_SCORE = "actor/grad_norm", "critic/score/mean"
 SIGMA, ZERO_STD_RAW, ZERO_STD_DITHERED = "redit/sigma", "redit/zero_std_group_frac/raw", "redit/zero_std_group_frac/dithered"
 PAPER_VANISH, PAPER_EXPLODE = 0.01, 5.0  # the paper's Figure 1 caption: norm < 0.01 / > 5
@@ -73,12 +75,8 @@ class Run:
 
 
 def method_name(config: dict) -> str:
-    """grpo | redit-<dist> (GRPO + ReDit) | <algorithm> | <algorithm>+redit-<dist>."""
-    algorithm = config.get("algorithm", "grpo")
-    dist = (config.get("dither") or {}).get("dist", "none")
-    if dist == "none":
-        return algorithm
-    return f"redit-{dist}" if algorithm == "grpo" else f"{algorithm}+redit-{dist}"
+    """The method label of a run's config (redit.runlog.method_name)."""
+    return runlog.method_name(config.get("algorithm", "grpo"), (config.get("dither") or {}).get("dist", "none"))
 
 
 def read_metrics(path: Path) -> pd.DataFrame:

@@ -56,7 +56,7 @@ def _fmt_p(p):
     return "p n/a" if math.isnan(p) else f"p={p:.2f}"
 
 
-def paper_comparison(main: pd.DataFrame, reference: pd.DataFrame, runs: list[Run]) -> str:
+def paper_comparison(main: pd.DataFrame, reference: pd.DataFrame) -> str:
     """The paper's headline claims next to what this repo's main experiment measured."""
     ref = reference["value"]
     treated = main[main["method"] != main["baseline"]]
@@ -151,7 +151,7 @@ def build_report(args) -> Path:
         sections.append(markdown.replace("### ", "## ", 1) + "\n" + "\n".join(f"![{what}]({p.name})" for what, p in figs) + "\n")
         print(f"[analysis] {experiment}: {len(members)} runs -> {stem}.*, {len(figs)} figures")
     if main_table is not None:
-        comparison = paper_comparison(main_table, reference, runs)
+        comparison = paper_comparison(main_table, reference)
         (out / "paper_vs_repo.md").write_text(comparison)
         index.append(("paper_vs_repo.md", "the paper's claims beside this repo's numbers"))
         sections.append("## The paper side by side\n\n" + comparison + f"\nPaper numbers: [`{_rel(args.reference, out)}`]({_rel(args.reference, out)}) "
