@@ -25,13 +25,13 @@ Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--
                     [--runs DIR] [--out DIR] [--dry-run]
 
   --scale           tiny (default; CPU, TRL backend) | paper (the verl recipes on a GPU cluster)
-  --quick           one seed, 10 steps per run, into runs/<scale>-quick and results/<scale>-quick
+  --quick           one seed, 5 steps per run, into runs/<scale>-quick and results/<scale>-quick
   --only            run just these experiments (of: ${EXPERIMENTS// /, }); the analysis still
                     covers every run under --runs
   --seeds           seeds of every experiment (default: main "0 1 2 3 4", others "0 1 2")
-  --steps           steps of every run (default: main 150, others 60)
+  --steps           steps of every run (default: main 100, others 30)
   --ablation-seeds  seeds of the experiments other than main (default: --seeds, else "0 1 2")
-  --ablation-steps  steps of the experiments other than main (default: --steps, else 60)
+  --ablation-steps  steps of the experiments other than main (default: --steps, else 30)
   --jobs            tiny runs in parallel, one torch thread each (default: CPUs = $JOBS)
   --runs, --out     run folders and results (default runs/<scale>, results/<scale>)
   --dry-run         with --scale paper: print every verl command of the grid, run nothing
@@ -67,10 +67,10 @@ for e in $ONLY; do
   [[ " $EXPERIMENTS " == *" $e "* ]] || { echo "error: --only $e is not an experiment; choose from: $EXPERIMENTS" >&2; exit 2; }
 done
 if (( QUICK )); then
-  SEEDS="${SEEDS:-0}"; STEPS="${STEPS:-10}"; RUNS="${RUNS:-runs/$SCALE-quick}"; OUT="${OUT:-results/$SCALE-quick}"
+  SEEDS="${SEEDS:-0}"; STEPS="${STEPS:-5}"; RUNS="${RUNS:-runs/$SCALE-quick}"; OUT="${OUT:-results/$SCALE-quick}"
 fi
-MAIN_SEEDS="${SEEDS:-0 1 2 3 4}"; MAIN_STEPS="${STEPS:-150}"
-ABL_SEEDS="${ABL_SEEDS:-${SEEDS:-0 1 2}}"; ABL_STEPS="${ABL_STEPS:-${STEPS:-60}}"
+MAIN_SEEDS="${SEEDS:-0 1 2 3 4}"; MAIN_STEPS="${STEPS:-100}"
+ABL_SEEDS="${ABL_SEEDS:-${SEEDS:-0 1 2}}"; ABL_STEPS="${ABL_STEPS:-${STEPS:-30}}"
 RUNS="${RUNS:-runs/$SCALE}"; OUT="${OUT:-results/$SCALE}"
 SELECTED="${ONLY:-$EXPERIMENTS}"
 

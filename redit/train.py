@@ -51,7 +51,7 @@ def parse_args(argv=None):
     t.add_argument("--max-grad-norm", type=float, default=1.0)
     t.add_argument("--temperature", type=float, default=1.0)
     t.add_argument("--max-new-tokens", type=int, default=40)
-    t.add_argument("--val-every", type=int, default=25, help="validate (greedy, never dithered) every K steps")
+    t.add_argument("--val-every", type=int, default=10, help="validate (greedy, never dithered) every K steps")
     t.add_argument("--threads", type=int, default=1, help="torch threads (fixed so runs are bit-reproducible)")
     t.add_argument("--no-timing", action="store_true", help="omit timing_s/* so metrics.jsonl is byte-reproducible")
     t.add_argument("--overwrite", action="store_true", help="rerun even if the run folder is complete")

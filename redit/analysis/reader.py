@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,9 @@ def load_runs(root: Path, include_incomplete: bool = False) -> list[Run]:
     if not root.is_dir():
         raise FileNotFoundError(f"no run folder {root}; run ./run_all.sh (or python -m redit.train) first, or pass --runs.")
     runs = []
-    for metrics in sorted(root.glob("**/metrics.jsonl")):
+    # os.walk follows symlinked run folders (the sweep links a run shared by two experiments), glob does not
+    found = [Path(d) / "metrics.jsonl" for d, _, files in os.walk(root, followlinks=True) if "metrics.jsonl" in files]
+    for metrics in sorted(found):
         relative = metrics.parent.parent.relative_to(root).as_posix()
         run = load_run(metrics.parent, experiment="main" if relative == "." else relative)
         if not run.complete and not include_incomplete:
