@@ -75,35 +75,18 @@ RUNS="${RUNS:-runs/$SCALE}"; OUT="${OUT:-results/$SCALE}"
 SELECTED="${ONLY:-$EXPERIMENTS}"
 
 if [[ "$SCALE" == paper ]]; then
-  # One verl recipe call per run. Main: every task; ablations: GSM8K, the paper's Figure 1 setting.
-  # Adaptive sigma is wired into the TRL backend only, so it has no paper-scale run yet.
-  paper_run() {  # paper_run <experiment> <task> <method> <label> [VAR=value ...]
-    local experiment="$1" task="$2" method="$3" label="$4"; shift 4
-    local dir="$RUNS/$task-$label"; [[ "$experiment" == main ]] || dir="$RUNS/$experiment/$task-$label"
-    local seeds="$ABL_SEEDS"; [[ "$experiment" == main ]] && seeds="$MAIN_SEEDS"
-    for seed in $seeds; do
-      env "$@" SEED="$seed" RUN_DIR="$PWD/$dir-s$seed" METHOD="$method" DRY_RUN_CONFIG=0 \
-        bash "experiments/$task/run.sh" $( (( DRY_RUN )) && echo --dry-run )
-    done
-  }
+  # Main: every task x method (experiments/<task>/run.sh); every other experiment is its recipe in
+  # experiments/ablations/ (GSM8K, the paper's Figure 1 setting).
   [[ -x .venv/bin/python ]] || source scripts/ensure_venv.sh
+  [[ "$RUNS" == /* ]] || RUNS="$PWD/$RUNS"
+  flag=(); (( DRY_RUN )) && flag=(--dry-run)
   for e in $SELECTED; do
     case "$e" in
-      main) for t in $PAPER_TASKS; do for m in grpo redit-gaussian redit-uniform; do paper_run main "$t" "$m" "$m"; done; done ;;
-      baselines) for a in dr_grpo reinforce_plus_plus; do for m in grpo redit-gaussian; do
-                   paper_run baselines gsm8k "$m" "$a-$m" ALGORITHM="$a"; done; done
-                 echo "# baselines: dapo and real are not expressed by the verl recipes yet (TRL backend only)" ;;
-      variance) paper_run variance gsm8k grpo grpo
-                for m in redit-gaussian redit-uniform; do for s in 0.01 0.05 0.1 0.3 0.5; do
-                  paper_run variance gsm8k "$m" "$m-$s" SIGMA="$s"; done; done ;;
-      distribution) paper_run distribution gsm8k redit-gaussian gaussian SIGMA=0.1
-                    paper_run distribution gsm8k redit-uniform uniform SIGMA=0.173205
-                    paper_run distribution gsm8k redit-laplace laplace SIGMA=0.0707107 ;;
-      schedule) for s in linear cosine exponential step; do
-                  paper_run schedule gsm8k redit-gaussian "$s" SIGMA=0.1 SCHEDULE="$s" SIGMA_END=0; done
-                paper_run schedule gsm8k redit-gaussian linear-increase SIGMA=0 SCHEDULE=linear SIGMA_END=0.1 ;;
-      scope) for s in all zero_var mixed; do paper_run scope gsm8k redit-gaussian "$s" SIGMA=0.1 SCOPE="$s"; done ;;
+      main) for t in $PAPER_TASKS; do for m in grpo redit-gaussian redit-uniform; do for seed in $MAIN_SEEDS; do
+              env SEED="$seed" RUN_DIR="$RUNS/$t-$m-s$seed" METHOD="$m" DRY_RUN_CONFIG=0 bash "experiments/$t/run.sh" "${flag[@]}"
+            done; done; done ;;
       adaptive) echo "# adaptive: not available at paper scale (the controller is wired into the TRL backend only)" ;;
+      *) SEEDS="$ABL_SEEDS" RUNS="$RUNS" bash "experiments/ablations/$e.sh" "${flag[@]}" ;;
     esac
   done
   (( DRY_RUN )) || .venv/bin/python -m redit.analysis --scale paper --runs "$RUNS" --out "$OUT"

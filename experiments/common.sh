@@ -4,8 +4,10 @@
 #   SCALE=tiny    the same recipe on a CPU: the tiny policy, 4 prompts x 4 samples, 3 steps,
 #                 verl's CPU mode (patches/verl_cpu.py, the `hf` rollout), 64/16 data rows
 #   METHOD        grpo | redit-gaussian | redit-uniform | redit-laplace (the method wrappers set it)
-#   ALGORITHM     grpo (default) | dr_grpo | reinforce_plus_plus | rloo: the estimator ReDit wraps
-#                 (dapo and real are not expressed by these recipes yet: they fail with one line)
+#   ALGORITHM     grpo (default) | dr_grpo | dapo | reinforce_plus_plus | rloo | real: what ReDit wraps
+#                 dapo = GRPO + dynamic sampling on the raw acc + clip-higher 0.2/0.28 + token-mean
+#                 loss + the dapo reward manager's overlong penalty (last quarter of MAX_RESPONSE);
+#                 real = the redit_real estimator + the `real` policy loss (patches/redit_verl.py)
 #   SCOPE         all (default) | zero_var | mixed: which prompt groups get noise (by raw rewards)
 #   DRY_RUN_CONFIG=0  with --dry-run: print only the command (no composed config)
 #   REWARD        redit (default: the project's gold-checked scorers) | verl (verl's built-in scorer)
@@ -53,12 +55,12 @@ esac
 # algorithm -> the verl estimator ReDit wraps (Dr.GRPO = GRPO without the std division)
 ALGORITHM="${ALGORITHM:-grpo}"; NORM_STD=True
 case "$ALGORITHM" in
-  grpo)                ADV=redit_grpo ;;
+  grpo|dapo)           ADV=redit_grpo ;;
   dr_grpo)             ADV=redit_grpo; NORM_STD=False ;;
   reinforce_plus_plus) ADV=redit_reinforce_plus_plus ;;
   rloo)                ADV=redit_rloo ;;
-  dapo|real) echo "error: ALGORITHM=$ALGORITHM is not expressed by these verl recipes yet (grpo, dr_grpo, reinforce_plus_plus, rloo are); nothing was run" >&2; exit 2 ;;
-  *) echo "error: ALGORITHM must be grpo, dr_grpo, reinforce_plus_plus or rloo; got '$ALGORITHM'" >&2; exit 2 ;;
+  real)                ADV=redit_real ;;
+  *) echo "error: ALGORITHM must be grpo, dr_grpo, dapo, reinforce_plus_plus, rloo or real; got '$ALGORITHM'" >&2; exit 2 ;;
 esac
 : "${SIGMA:=0.0}" "${SCHEDULE:=constant}" "${SIGMA_END:=0.0}" "${SCOPE:=all}"
 
@@ -69,7 +71,6 @@ CPU_OVERRIDES=(
   actor_rollout_ref.actor.fsdp_config.use_torch_compile=False
   +actor_rollout_ref.actor.fsdp_config.mixed_precision.param_dtype=fp32
   +actor_rollout_ref.model.override_config.attn_implementation=sdpa
-  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=16
   actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=16
   +ray_kwargs.ray_init.num_gpus=1          # Ray must see one "GPU" to place the worker
   +ray_kwargs.ray_init.num_cpus=16         # transfer-queue actors each ask for a CPU
@@ -78,22 +79,39 @@ CPU_OVERRIDES=(
 GPU_OVERRIDES=(
   actor_rollout_ref.rollout.name=vllm
   actor_rollout_ref.rollout.gpu_memory_utilization=0.6
-  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=8
   actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=16
   actor_rollout_ref.model.enable_gradient_checkpointing=True
 )
+
+algorithm_overrides() {  # the overrides that make ALGORITHM on top of the estimator; needs MAX_RESPONSE ROLLOUT_N MICRO
+  case "$ALGORITHM" in
+    dapo) echo algorithm.filter_groups.enable=True algorithm.filter_groups.metric=acc \
+            actor_rollout_ref.actor.clip_ratio_low=0.2 actor_rollout_ref.actor.clip_ratio_high=0.28 \
+            actor_rollout_ref.actor.loss_agg_mode=token-mean reward.reward_manager.name=dapo \
+            +reward.reward_kwargs.max_resp_len="$MAX_RESPONSE" +reward.reward_kwargs.overlong_buffer_cfg.enable=True \
+            +reward.reward_kwargs.overlong_buffer_cfg.len="$(( MAX_RESPONSE / 4 ))" \
+            +reward.reward_kwargs.overlong_buffer_cfg.penalty_factor=1.0 +reward.reward_kwargs.overlong_buffer_cfg.log=False ;;
+    # whole prompt groups in each micro-batch, in order (the estimator checks they are contiguous)
+    real) echo actor_rollout_ref.actor.policy_loss.loss_mode=real trainer.balance_batch=False \
+            actor_rollout_ref.actor.shuffle=False actor_rollout_ref.actor.use_dynamic_bsz=False ;;
+  esac
+}
 
 launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
   local name="$METHOD-s$SEED"
   [[ "$ALGORITHM" == grpo ]] || name="$ALGORITHM-$name"
   local run_dir="${RUN_DIR:-$ROOT/runs/$SCALE-verl/$TASK/$name}"
-  local plugins="patches.redit_verl" device=("${GPU_OVERRIDES[@]}") env=()
+  local plugins="patches.redit_verl" device=("${GPU_OVERRIDES[@]}") env=() micro=8
   if [[ "$SCALE" == tiny ]]; then
     plugins="patches.verl_cpu,$plugins"  # the platform plugin must come first
-    device=("${CPU_OVERRIDES[@]}")
+    device=("${CPU_OVERRIDES[@]}"); micro=16
     env=(VERL_PLATFORM=cpu VERL_ENGINE_DEVICE=cuda)
   fi
+  # REAL scores whole groups: a micro-batch of whole groups (a multiple of ROLLOUT_N)
+  [[ "$ALGORITHM" == real ]] && micro=$(( ROLLOUT_N * (micro / ROLLOUT_N > 0 ? micro / ROLLOUT_N : 1) ))
   env+=(VERL_USE_EXTERNAL_MODULES="$plugins" VERL_FILE_LOGGER_PATH="$run_dir/metrics.jsonl")
+  local algorithm=()
+  read -r -a algorithm <<< "$(algorithm_overrides)"
   local overrides=(
     # the experiment: from the recipe's variables
     data.train_files="$DATA_ROOT/$TASK/train.parquet"
@@ -131,8 +149,10 @@ launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
     trainer.project_name=redit
     trainer.experiment_name="$TASK-$name"
     trainer.default_local_dir="$run_dir/checkpoints"
+    "${algorithm[@]}"
     # the machine
     "${device[@]}"
+    actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu="$micro"
   )
   if [[ "${REWARD:-redit}" == redit ]]; then  # REWARD=verl: verl's built-in scorer for the data_source
     overrides+=(reward.custom_reward_function.path="$ROOT/patches/verl_reward.py" reward.custom_reward_function.name=compute_score)

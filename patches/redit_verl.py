@@ -5,7 +5,8 @@
         algorithm.adv_estimator=redit_grpo trainer.v1.trainer_mode=redit_sync \
         +algorithm.redit.dist=gaussian +algorithm.redit.sigma=0.05 ...
 
-Estimators (`algorithm.adv_estimator`): `redit_grpo`, `redit_reinforce_plus_plus`, `redit_rloo`.
+Estimators (`algorithm.adv_estimator`): `redit_grpo`, `redit_reinforce_plus_plus`, `redit_rloo`,
+and `redit_real` (REAL, with the policy loss `actor_rollout_ref.actor.policy_loss.loss_mode=real`).
 Each adds zero-mean noise to every response's outcome reward (on its last valid token, where verl's
 reward loop puts the score) with the shared `redit.dither` core, then calls verl's own estimator, so
 the noise enters BEFORE group normalisation. Dr.GRPO is `redit_grpo` with
@@ -19,6 +20,19 @@ Configuration, validated when the trainer starts (one error line, nothing run):
     +algorithm.redit.sigma_end  sigma at the last step (schedules)
     +algorithm.redit.seed       noise seed; the generator is re-seeded from (seed, step) every step
     +algorithm.redit.scope      all | zero_var | mixed: which groups get noise (by raw rewards)
+
+REAL ("Rewards as Labels", redit.algorithms.real_loss) needs each response's label and prompt group
+in the loss, but verl hands a policy loss only per-token tensors. `redit_real` therefore sends both
+through the advantage: its sign is REAL's label (the sign of the dithered GRPO advantage: correct +,
+wrong -, 0 in a raw all-equal group without noise) and its magnitude is 1 + the group's slot in the
+batch. The `real` loss decodes them. Whole groups must share a micro-batch (the recipe sets
+balance_batch=False, no shuffle, a micro-batch size divisible by rollout.n); the estimator refuses a
+batch whose groups are not contiguous. Each group's loss is averaged over all groups of the global
+mini-batch (groups that are not mixed count as 0, like zero-advantage groups under GRPO).
+
+DAPO needs no code here: verl 0.9.1 has dynamic sampling (`algorithm.filter_groups`, fed the RAW
+`acc` the reward returns, so dithering cannot change which groups are kept), clip-higher and the
+`dapo` reward manager's overlong penalty; experiments/common.sh sets them for ALGORITHM=dapo.
 
 The trainer `trainer.v1.trainer_mode=redit_sync` is verl's synchronous trainer plus: the step and
 total steps for sigma schedules, the hook's metrics in every logger (`redit/sigma`,
@@ -37,10 +51,13 @@ from pathlib import Path
 
 import torch
 
+from redit.algorithms import REAL_TAU, real_loss
 from redit.dither import DitherConfig, dither, sigma_at, zero_std_group_frac
 from redit.runlog import RunFolder, method_name
 from redit.verl_compose import REDIT_ESTIMATORS as BASE_ESTIMATORS
+
 TRAINER_MODE = "redit_sync"
+REAL_LOSS = "real"
 
 # Set by the trainer before each advantage computation (all in the driver process).
 _step_state = {"step": 0, "total_steps": None, "metrics": {}}
@@ -80,15 +97,57 @@ def _make_estimator(name: str):
         cfg = dither_config(config, _step_state["total_steps"])
         noisy, metrics = dither_token_rewards(token_level_rewards, response_mask, cfg, _step_state["step"], index)
         _step_state["metrics"] = metrics
-        if base == "grpo":  # dispatched directly by verl (not via the registry), so call it by name
+        if base in ("grpo", "real"):  # verl dispatches grpo directly (not via the registry): call it by name
             norm = True if config is None else bool(config.get("norm_adv_by_std_in_grpo", True))
-            return core_algos.compute_grpo_outcome_advantage(noisy, response_mask, index, norm_adv_by_std_in_grpo=norm, config=config)
+            advantages, returns = core_algos.compute_grpo_outcome_advantage(noisy, response_mask, index, norm_adv_by_std_in_grpo=norm, config=config)
+            if base == "real":
+                advantages = encode_real_labels(advantages, index)
+                returns = advantages
+            return advantages, returns
         stock = core_algos.get_adv_estimator_fn(base)
         return stock(token_level_rewards=noisy, response_mask=response_mask, config=config, index=index, **kwargs)
 
     estimator.__name__ = estimator.__qualname__ = f"compute_{name}_advantage"
     estimator._redit_estimator = name
     return estimator
+
+
+def encode_real_labels(advantages: torch.Tensor, index) -> torch.Tensor:
+    """REAL's label and group per response, carried by the advantage: sign(advantage) * (1 + slot of
+    the response's group in the batch). ValueError when a group's rows are not contiguous (they
+    would be split across micro-batches)."""
+    index = list(index)
+    slots = {uid: k for k, uid in enumerate(dict.fromkeys(index))}
+    starts = [i for i in range(len(index)) if i == 0 or index[i] != index[i - 1]]
+    if len(starts) != len(slots):
+        raise ValueError("REAL needs each prompt group's responses next to each other in the batch; "
+                         "set trainer.balance_batch=False and actor_rollout_ref.actor.shuffle=False.")
+    slot = torch.tensor([slots[uid] for uid in index], dtype=advantages.dtype, device=advantages.device)
+    return torch.sign(advantages) * (1 + slot)[:, None]
+
+
+def compute_policy_loss_real(old_log_prob, log_prob, advantages, response_mask, loss_agg_mode="token-mean",
+                             config=None, rollout_is_weights=None):
+    """REAL's loss on one micro-batch (labels and groups decoded from `redit_real`'s advantages):
+    each group's loss (redit.algorithms.real_loss) counted once per member, then a sequence mean over
+    the global mini-batch, which makes it the mean over the mini-batch's groups."""
+    mask = response_mask.to(log_prob.dtype)
+    length = mask.sum(-1).clamp(min=1)
+    scores = ((log_prob - old_log_prob) * mask).sum(-1) / length  # length-normalised log-ratio s
+    tagged = (advantages * mask).sum(-1) / length
+    groups = tagged.abs().round().long()
+    tau = float((config.policy_loss.get("real_tau", REAL_TAU) if config is not None and hasattr(config, "policy_loss") else REAL_TAU) or REAL_TAU)
+    per_group, used = [], 0
+    for group in torch.unique(groups[groups > 0]):
+        members = groups == group
+        loss, n_used = real_loss(scores[members], tagged[members], groups[members], tau)
+        per_group.append(loss * members.sum())
+        used += n_used
+    total = torch.stack(per_group).sum() if per_group else (scores * 0.0).sum()
+    info = getattr(config, "global_batch_info", None) or {}
+    n_seqs = info.get("global_batch_size") or scores.shape[0]
+    loss = total / n_seqs * (info.get("dp_size") or 1)
+    return loss, {"actor/real_groups_used": float(used)}
 
 
 def _register_estimators():
@@ -154,6 +213,13 @@ def _task_of(config) -> str | None:
         return None
 
 
+def _register_policy_loss():
+    from verl.trainer.ppo import core_algos
+
+    if core_algos.POLICY_LOSS_REGISTRY.get(REAL_LOSS) is not compute_policy_loss_real:
+        core_algos.register_policy_loss(REAL_LOSS)(compute_policy_loss_real)
+
+
 def _register_trainer():
     from omegaconf import open_dict
     from verl.trainer.ppo.v1.trainer_base import TRAINER_REGISTRY, register_trainer
@@ -217,6 +283,7 @@ def _trl_compat():
 def install():
     _trl_compat()
     _register_estimators()
+    _register_policy_loss()
     _register_trainer()
 
 

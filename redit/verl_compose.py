@@ -17,7 +17,8 @@ from redit.dither import DitherConfig
 CONFIG_NAME = "ppo_trainer"
 # ReDit's verl estimators -> the stock estimator each wraps (patches/redit_verl.py registers them;
 # kept here so that composing a config never imports verl)
-REDIT_ESTIMATORS = {"redit_grpo": "grpo", "redit_reinforce_plus_plus": "reinforce_plus_plus", "redit_rloo": "rloo"}
+REDIT_ESTIMATORS = {"redit_grpo": "grpo", "redit_reinforce_plus_plus": "reinforce_plus_plus", "redit_rloo": "rloo",
+                    "redit_real": "real"}
 
 
 def config_dir() -> Path:

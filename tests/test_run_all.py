@@ -40,12 +40,13 @@ def test_paper_dry_run_prints_every_verl_command_of_the_grid():
     proc = run_all("--scale", "paper", "--dry-run", timeout=120)
     assert proc.returncode == 0, proc.stderr
     commands = proc.stdout.count("-m verl.trainer.main_ppo")
-    # main 4 tasks x 3 methods x 5 seeds; GSM8K ablations x 3 seeds: baselines 4, variance 11,
-    # distribution 3, schedule 5, scope 3
-    assert commands == 60 + 3 * (4 + 11 + 3 + 5 + 3)
+    # main 4 tasks x 3 methods x 5 seeds; GSM8K ablations x 3 seeds: baselines 4 algorithms x 2,
+    # variance 11, distribution 3, schedule 5, scope 3
+    assert commands == 60 + 3 * (8 + 11 + 3 + 5 + 3)
     assert "runs/paper/variance/gsm8k-redit-uniform-0.3-s2" in proc.stdout
     assert "algorithm.adv_estimator=redit_reinforce_plus_plus" in proc.stdout and "+algorithm.redit.scope=zero_var" in proc.stdout
-    assert "adaptive: not available at paper scale" in proc.stdout and "dapo and real are not expressed" in proc.stdout
+    assert "algorithm.adv_estimator=redit_real" in proc.stdout and "algorithm.filter_groups.metric=acc" in proc.stdout
+    assert "adaptive: not available at paper scale" in proc.stdout
 
 
 @pytest.mark.parametrize("args,needle", [(["--only", "nope"], "not an experiment"), (["--scale", "big"], "--scale"),
@@ -66,3 +67,24 @@ def test_only_one_ablation_reruns_just_it(tmp_path, tiny_policy_path):
     assert sorted(table["scope"]) == ["all", "mixed", "zero_var"] and (table["n_seeds"] == 1).all()
     again = run_all("--only", "scope", "--seeds", 1, "--steps", 2, "--runs", runs, "--out", out)
     assert again.returncode == 0 and "3 already finished (skipped), 0 to run" in again.stdout
+
+
+def test_a_run_repeated_across_experiments_is_computed_once_and_linked(tmp_path):
+    from redit.analysis.reader import load_runs
+
+    jobs = sweep.grid(tmp_path, ["variance", "distribution", "schedule", "scope"], seeds=[0], steps=30, extra=[])
+    repeats = {j.name: j.same_as for j in jobs if j.same_as is not None}
+    shared = tmp_path / "variance" / "gaussian-0.1-s0"  # Gaussian std 0.1, constant, all groups
+    assert repeats == {"distribution/gaussian-s0": shared, "schedule/constant-s0": shared, "scope/all-s0": shared}
+    to_compute = sweep.link_duplicates(jobs)
+    assert len(to_compute) == len(jobs) - 3 and all(j.same_as is None for j in to_compute)
+    assert (tmp_path / "scope" / "all-s0").resolve() == shared.resolve()
+    # a finished run appears in every experiment that links it; a real folder in a repeat's place is kept
+    shared.mkdir(parents=True)
+    (shared / "config.json").write_text('{"method": "redit-gaussian", "seed": 0}')
+    (shared / "metrics.jsonl").write_text('{"step": 1, "data": {"val-core/tiny/acc/mean@1": 0.5}}\n')
+    (shared / "done.json").write_text("{}")
+    assert sorted(r.experiment for r in load_runs(tmp_path)) == ["distribution", "schedule", "scope", "variance"]
+    (tmp_path / "scope" / "all-s0").unlink()
+    (tmp_path / "scope" / "all-s0").mkdir()
+    assert [j.name for j in sweep.link_duplicates(jobs) if j.name == "scope/all-s0"] == ["scope/all-s0"]

@@ -1,10 +1,15 @@
 """The verl plugin (patches/redit_verl.py): ReDit estimators against verl's own, on hand-built batches."""
 
+import os
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
 
+from redit.algorithms import real_loss
 from patches import redit_verl  # registers the estimators in verl (idempotent)
 from verl.trainer.ppo import core_algos
 
@@ -149,3 +154,49 @@ def test_run_config_names_dr_grpo_with_redit_like_the_trl_backend():
                       "+algorithm.redit.dist=gaussian", "+algorithm.redit.sigma=0.1", "trainer.total_training_steps=4"])
     run = redit_verl.run_config(config)
     assert run["algorithm"] == "dr_grpo" and run["method"] == "dr_grpo+redit-gaussian"
+
+
+def test_redit_real_encodes_label_and_group_and_refuses_split_groups():
+    rewards, mask = batch([1, 0, 1, 1, 0, 0, 0, 0])  # group a mixed, group b all wrong
+    encoded, _ = run("redit_real", rewards, mask, algo(dist="none"))
+    tags = (encoded * mask).sum(-1) / mask.sum(-1)
+    assert tags.tolist() == [1, -1, 1, 1, 0, 0, 0, 0]  # sign = label, |tag| = 1 + group slot; b: no label
+    with pytest.raises(ValueError, match="balance_batch=False"):
+        run("redit_real", rewards, mask, algo(dist="none"), index=np.array(list("aabbaabb"), dtype=object))
+
+
+def test_real_policy_loss_in_verl_is_the_shared_real_loss_averaged_over_the_batch_groups():
+    """Two groups of 4: a mixed (2 correct, 2 wrong), b all-equal. With global batch 8 the loss is
+    (4 * REAL(a) + 0) / 8 = REAL(a) / 2: the mean over the batch's two groups."""
+    rewards, mask = batch([1, 0, 1, 0, 1, 1, 1, 1])
+    advantages, _ = run("redit_real", rewards, mask, algo(dist="none"))
+    old = torch.zeros_like(mask)
+    new = torch.zeros_like(mask, requires_grad=True)
+    with torch.no_grad():  # per-token log-ratios, so s = mean over the response's tokens
+        new += torch.linspace(-0.3, 0.3, mask.numel()).reshape(mask.shape)
+    fn = core_algos.get_policy_loss_fn("real")
+    config = OmegaConf.create({"policy_loss": {"loss_mode": "real"}})
+    loss, metrics = fn(old_log_prob=old, log_prob=new, advantages=advantages, response_mask=mask, config=config)
+    s = ((new - old) * mask).sum(-1) / mask.sum(-1)
+    expected, used = real_loss(s[:4], torch.tensor([1.0, -1.0, 1.0, -1.0]), torch.zeros(4, dtype=torch.long))
+    assert metrics["actor/real_groups_used"] == 1.0 and used == 1
+    assert loss.item() == pytest.approx(expected.item() * 4 / 8, rel=1e-6)
+    loss.backward()
+    assert new.grad[4:].abs().sum() == 0 and new.grad[:4].abs().sum() > 0  # the all-equal group adds nothing
+
+
+@pytest.mark.parametrize("algorithm,needles", [
+    ("dapo", ["algorithm.filter_groups.enable=True", "algorithm.filter_groups.metric=acc", "clip_ratio_high=0.28",
+              "reward.reward_manager.name=dapo", "overlong_buffer_cfg.len=8", "algorithm.adv_estimator=redit_grpo"]),
+    ("real", ["algorithm.adv_estimator=redit_real", "policy_loss.loss_mode=real", "trainer.balance_batch=False",
+              "ppo_micro_batch_size_per_gpu=16"]),
+])
+def test_recipes_express_dapo_and_real_and_verl_accepts_the_overrides(algorithm, needles):
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "ALGORITHM": algorithm, "METHOD": "redit-gaussian", "SCALE": "tiny"}
+    proc = subprocess.run(["bash", "experiments/gsm8k/run.sh", "--dry-run"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    command, resolved = proc.stdout.split("# resolved verl config:")
+    assert all(n in command for n in needles), [n for n in needles if n not in command]
+    # verl's own config composition took every key (the resolved config echoes them)
+    assert ("loss_mode: real" in resolved) == (algorithm == "real") and ("clip_ratio_high: 0.28" in resolved) == (algorithm == "dapo")

@@ -1,0 +1,25 @@
+# Sourced by the ablation recipes in this folder (not run directly). `grid_run <label> [VAR=value ...]`
+# runs experiments/$TASK/run.sh once per seed in SEEDS, into $RUNS/<ablation>/<task>-<label>-s<seed>,
+# with the variables given (METHOD, ALGORITHM, SIGMA, SCHEDULE, SCOPE, ...); --dry-run only prints.
+#   SEEDS  (default "0 1 2")   TASK (default gsm8k, the paper's Figure 1 setting)   RUNS (default runs/paper)
+# Every other recipe variable (MODEL, STEPS, TRAIN_BATCH, SCALE=tiny, ...) passes through the environment.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ABLATION="$(basename "$0" .sh)"
+: "${SEEDS:=0 1 2}" "${TASK:=gsm8k}" "${RUNS:=$ROOT/runs/paper}"
+GRID_ARGS=()
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) GRID_ARGS+=(--dry-run) ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+    *) echo "error: unknown option '$arg'; ablation recipes take --dry-run, and variables from the environment (SEEDS=\"0 1\" TASK=math ...)" >&2; exit 2 ;;
+  esac
+done
+
+grid_run() {  # grid_run <label> [VAR=value ...]
+  local label="$1"; shift
+  for seed in $SEEDS; do
+    env DRY_RUN_CONFIG="${DRY_RUN_CONFIG:-0}" "$@" SEED="$seed" RUN_DIR="$RUNS/$ABLATION/$TASK-$label-s$seed" \
+      bash "$ROOT/experiments/$TASK/run.sh" "${GRID_ARGS[@]}"
+  done
+}
