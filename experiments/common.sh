@@ -91,8 +91,9 @@ algorithm_overrides() {  # the overrides that make ALGORITHM on top of the estim
             +reward.reward_kwargs.max_resp_len="$MAX_RESPONSE" +reward.reward_kwargs.overlong_buffer_cfg.enable=True \
             +reward.reward_kwargs.overlong_buffer_cfg.len="$(( MAX_RESPONSE / 4 ))" \
             +reward.reward_kwargs.overlong_buffer_cfg.penalty_factor=1.0 +reward.reward_kwargs.overlong_buffer_cfg.log=False ;;
-    # whole prompt groups in each micro-batch, in order (the estimator checks they are contiguous)
-    real) echo actor_rollout_ref.actor.policy_loss.loss_mode=real trainer.balance_batch=False \
+    # whole prompt groups in each micro-batch, in order (the redit_sync trainer orders the batch by
+    # group; the estimator checks they are contiguous)
+    real) echo actor_rollout_ref.actor.policy_loss.loss_mode=real \
             actor_rollout_ref.actor.shuffle=False actor_rollout_ref.actor.use_dynamic_bsz=False ;;
   esac
 }

@@ -25,8 +25,9 @@ REAL ("Rewards as Labels", redit.algorithms.real_loss) needs each response's lab
 in the loss, but verl hands a policy loss only per-token tensors. `redit_real` therefore sends both
 through the advantage: its sign is REAL's label (the sign of the dithered GRPO advantage: correct +,
 wrong -, 0 in a raw all-equal group without noise) and its magnitude is 1 + the group's slot in the
-batch. The `real` loss decodes them. Whole groups must share a micro-batch (the recipe sets
-balance_batch=False, no shuffle, a micro-batch size divisible by rollout.n); the estimator refuses a
+batch. The `real` loss decodes them. Whole groups must share a micro-batch: the `redit_sync` trainer
+orders a REAL batch by prompt group (in place of verl's sequence-length balancing), the recipe
+turns off shuffling and uses a micro-batch size divisible by rollout.n, and the estimator refuses a
 batch whose groups are not contiguous. Each group's loss is averaged over all groups of the global
 mini-batch (groups that are not mixed count as 0, like zero-advantage groups under GRPO).
 
@@ -121,7 +122,7 @@ def encode_real_labels(advantages: torch.Tensor, index) -> torch.Tensor:
     starts = [i for i in range(len(index)) if i == 0 or index[i] != index[i - 1]]
     if len(starts) != len(slots):
         raise ValueError("REAL needs each prompt group's responses next to each other in the batch; "
-                         "set trainer.balance_batch=False and actor_rollout_ref.actor.shuffle=False.")
+                         "use trainer.v1.trainer_mode=redit_sync (it orders REAL batches by group).")
     slot = torch.tensor([slots[uid] for uid in index], dtype=advantages.dtype, device=advantages.device)
     return torch.sign(advantages) * (1 + slot)[:, None]
 
@@ -244,6 +245,15 @@ def _register_trainer():
                 folder.path.mkdir(parents=True, exist_ok=True)
                 folder.done_path.unlink(missing_ok=True)
                 folder.config_path.write_text(json.dumps(run_config(config), indent=2, sort_keys=True, default=str) + "\n")
+
+        def _balance_batch(self, batch, metrics, *args, **kwargs):
+            if str(self.config.algorithm.adv_estimator) != "redit_real":
+                return super()._balance_batch(batch, metrics, *args, **kwargs)
+            # REAL: whole prompt groups next to each other (sample keys are "<uid>_<session>_<i>")
+            group = [key.rsplit("_", 2)[0] for key in batch.keys]
+            first = {g: i for i, g in reversed(list(enumerate(group)))}
+            batch.reorder(sorted(range(len(group)), key=lambda i: (first[group[i]], i)))
+            return batch
 
         def _compute_advantage(self, batch, metrics):
             _step_state.update(step=max(self.global_steps - 1, 0), total_steps=self.total_training_steps, metrics={})

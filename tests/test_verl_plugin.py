@@ -161,7 +161,7 @@ def test_redit_real_encodes_label_and_group_and_refuses_split_groups():
     encoded, _ = run("redit_real", rewards, mask, algo(dist="none"))
     tags = (encoded * mask).sum(-1) / mask.sum(-1)
     assert tags.tolist() == [1, -1, 1, 1, 0, 0, 0, 0]  # sign = label, |tag| = 1 + group slot; b: no label
-    with pytest.raises(ValueError, match="balance_batch=False"):
+    with pytest.raises(ValueError, match="orders REAL batches by group"):
         run("redit_real", rewards, mask, algo(dist="none"), index=np.array(list("aabbaabb"), dtype=object))
 
 
@@ -188,7 +188,7 @@ def test_real_policy_loss_in_verl_is_the_shared_real_loss_averaged_over_the_batc
 @pytest.mark.parametrize("algorithm,needles", [
     ("dapo", ["algorithm.filter_groups.enable=True", "algorithm.filter_groups.metric=acc", "clip_ratio_high=0.28",
               "reward.reward_manager.name=dapo", "overlong_buffer_cfg.len=8", "algorithm.adv_estimator=redit_grpo"]),
-    ("real", ["algorithm.adv_estimator=redit_real", "policy_loss.loss_mode=real", "trainer.balance_batch=False",
+    ("real", ["algorithm.adv_estimator=redit_real", "policy_loss.loss_mode=real", "actor_rollout_ref.actor.shuffle=False",
               "ppo_micro_batch_size_per_gpu=16"]),
 ])
 def test_recipes_express_dapo_and_real_and_verl_accepts_the_overrides(algorithm, needles):
