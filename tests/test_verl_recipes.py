@@ -15,7 +15,7 @@ from redit.tasks import data_dir
 from redit.verl_compose import compose
 
 REPO = Path(__file__).resolve().parents[1]
-RECIPES = sorted(p for p in (REPO / "experiments").glob("*/*.sh") if p.name != "run.sh")
+RECIPES = sorted(p for p in (REPO / "experiments").glob("*/*.sh") if p.name != "run.sh" and p.parent.name != "ablations")
 needs_data = pytest.mark.skipif(not (data_dir() / "gsm8k").is_dir(), reason="../shared/data not present")
 
 
@@ -61,6 +61,19 @@ def test_mbpp_uses_the_published_split_and_missing_splits_fail_clearly(tmp_path)
     with pytest.raises(ValueError, match="HumanEval has no train split"):
         verl_data.prepare("humaneval", tmp_path / "he")
     assert not (tmp_path / "he" / "train.parquet").exists()
+
+
+@pytest.mark.parametrize("ablation,runs", [("baselines", 8), ("variance", 11), ("distribution", 3), ("schedule", 5), ("scope", 3)])
+def test_each_ablation_recipe_prints_its_grid_of_verl_runs(ablation, runs, tmp_path):
+    out = recipe(REPO / f"experiments/ablations/{ablation}.sh", "--dry-run", env={"SEEDS": "0 1", "RUNS": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("-m verl.trainer.main_ppo") == 2 * runs and f"{tmp_path}/{ablation}/gsm8k-" in out.stdout
+    assert not any(tmp_path.iterdir())  # a dry run writes nothing
+
+
+def test_adaptive_has_no_verl_recipe_and_says_so_in_one_line():
+    out = recipe(REPO / "experiments/ablations/adaptive.sh", "--dry-run")
+    assert out.returncode == 2 and "TRL backend only" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
 def test_there_is_a_recipe_per_task_and_method():
