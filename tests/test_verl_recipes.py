@@ -168,8 +168,9 @@ def test_verl_main_ppo_runs_redit_grpo_on_cpu(tmp_path, tiny_policy_path):
 @needs_data
 def test_verl_main_ppo_runs_real_with_redit_on_cpu(tmp_path, tiny_policy_path):
     """REAL through verl: the redit_real estimator, the `real` policy loss in the actor worker, the
-    trainer's group ordering. The tiny policy scores 0 on GSM8K, so every raw group is all-equal and
-    only ReDit's noise gives REAL labels: all 4 groups are used and the gradient is nonzero."""
+    trainer's group ordering. The tiny policy scores (almost always) 0 on GSM8K, so raw groups are
+    all-equal and only ReDit's noise gives them both labels: all 4 groups are used, the gradient is
+    nonzero."""
     run_dir = tmp_path / "run"
     env = {"SCALE": "tiny", "REWARD": "verl", "ALGORITHM": "real", "RUN_DIR": str(run_dir), "MODEL": str(tiny_policy_path),
            "DATA_LIMITS": "--limit-train 64 --limit-test 16", "DATA_ROOT": str(tmp_path / "data")}
@@ -178,6 +179,6 @@ def test_verl_main_ppo_runs_real_with_redit_on_cpu(tmp_path, tiny_policy_path):
     steps = {line["step"]: line["data"] for line in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())}
     for step in (1, 2, 3):
         assert steps[step]["actor/real_groups_used"] == 4.0 and steps[step]["actor/grad_norm"] > 0
-        assert steps[step]["critic/score/mean"] == 0.0  # raw scores: the noise never reaches them
+        assert steps[step]["critic/score/mean"] in {k / 16 for k in range(17)}  # raw 0/1 scores: the noise never reaches them
     config = json.loads((run_dir / "config.json").read_text())
     assert config["algorithm"] == "real" and config["method"] == "real+redit-gaussian"
