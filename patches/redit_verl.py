@@ -21,7 +21,7 @@ Configuration, validated when the trainer starts (one error line, nothing run):
     +algorithm.redit.seed       noise seed; the generator is re-seeded from (seed, step) every step
     +algorithm.redit.scope      all | zero_var | mixed: which groups get noise (by raw rewards)
 
-REAL ("Rewards as Labels", redit.algorithms.real_loss) needs each response's label and prompt group
+REAL ("Rewards as Labels", redit.algorithms.real_group_losses) needs each response's label and prompt group
 in the loss, but verl hands a policy loss only per-token tensors. `redit_real` therefore sends both
 through the advantage: its sign is REAL's label (the sign of the dithered GRPO advantage: correct +,
 wrong -, 0 in a raw all-equal group without noise) and its magnitude is 1 + the group's slot in the
@@ -52,7 +52,7 @@ from pathlib import Path
 
 import torch
 
-from redit.algorithms import REAL_TAU, real_loss
+from redit.algorithms import real_group_losses
 from redit.dither import DitherConfig, dither, sigma_at, zero_std_group_frac
 from redit.runlog import RunFolder, method_name
 from redit.verl_compose import REDIT_ESTIMATORS as BASE_ESTIMATORS
@@ -130,25 +130,17 @@ def encode_real_labels(advantages: torch.Tensor, index) -> torch.Tensor:
 def compute_policy_loss_real(old_log_prob, log_prob, advantages, response_mask, loss_agg_mode="token-mean",
                              config=None, rollout_is_weights=None):
     """REAL's loss on one micro-batch (labels and groups decoded from `redit_real`'s advantages):
-    each group's loss (redit.algorithms.real_loss) counted once per member, then a sequence mean over
-    the global mini-batch, which makes it the mean over the mini-batch's groups."""
+    each group's loss (redit.algorithms.real_group_losses) counted once per member, then a sequence
+    mean over the global mini-batch, which makes it the mean over the mini-batch's groups."""
     mask = response_mask.to(log_prob.dtype)
     length = mask.sum(-1).clamp(min=1)
     scores = ((log_prob - old_log_prob) * mask).sum(-1) / length  # length-normalised log-ratio s
     tagged = (advantages * mask).sum(-1) / length
-    groups = tagged.abs().round().long()
-    tau = float((config.policy_loss.get("real_tau", REAL_TAU) if config is not None and hasattr(config, "policy_loss") else REAL_TAU) or REAL_TAU)
-    per_group, used = [], 0
-    for group in torch.unique(groups[groups > 0]):
-        members = groups == group
-        loss, n_used = real_loss(scores[members], tagged[members], groups[members], tau)
-        per_group.append(loss * members.sum())
-        used += n_used
-    total = torch.stack(per_group).sum() if per_group else (scores * 0.0).sum()
+    losses, sizes = real_group_losses(scores, tagged, tagged.abs().round().long())
+    total = (losses * sizes.to(losses.device)).sum() + (scores * 0.0).sum()  # stays in the graph with no mixed group
     info = getattr(config, "global_batch_info", None) or {}
     n_seqs = info.get("global_batch_size") or scores.shape[0]
-    loss = total / n_seqs * (info.get("dp_size") or 1)
-    return loss, {"actor/real_groups_used": float(used)}
+    return total / n_seqs * (info.get("dp_size") or 1), {"actor/real_groups_used": float(len(losses))}
 
 
 def _register_estimators():
@@ -251,8 +243,8 @@ def _register_trainer():
                 return super()._balance_batch(batch, metrics, *args, **kwargs)
             # REAL: whole prompt groups next to each other (sample keys are "<uid>_<session>_<i>")
             group = [key.rsplit("_", 2)[0] for key in batch.keys]
-            first = {g: i for i, g in reversed(list(enumerate(group)))}
-            batch.reorder(sorted(range(len(group)), key=lambda i: (first[group[i]], i)))
+            slot = {g: k for k, g in enumerate(dict.fromkeys(group))}
+            batch.reorder(sorted(range(len(group)), key=lambda i: (slot[group[i]], i)))
             return batch
 
         def _compute_advantage(self, batch, metrics):

@@ -46,13 +46,12 @@ def informative_groups(raw_rewards, group_size: int) -> torch.Tensor:
     return torch.from_numpy(~constant_group_mask(raw_rewards, group_size))
 
 
-def real_loss(scores: torch.Tensor, advantages: torch.Tensor, group_ids: torch.Tensor, tau: float = REAL_TAU):
-    """(mean REAL loss over the groups with both labels, number of such groups). scores: per-response
-    length-normalised log-ratio s; labels = sign(advantages). With no usable group the loss is a zero
-    that still depends on scores (so backward works)."""
+def real_group_losses(scores: torch.Tensor, advantages: torch.Tensor, group_ids: torch.Tensor, tau: float = REAL_TAU):
+    """(REAL loss of each group with both labels, that group's size), as two 1-D tensors. scores:
+    per-response length-normalised log-ratio s; labels = sign(advantages)."""
     labels = torch.sign(advantages)
     zero = scores.new_zeros(1)
-    losses = []
+    losses, sizes = [], []
     for group in torch.unique(group_ids):
         members = group_ids == group
         positive, negative = members & (labels > 0), members & (labels < 0)
@@ -61,6 +60,14 @@ def real_loss(scores: torch.Tensor, advantages: torch.Tensor, group_ids: torch.T
         # log(1 + sum exp(x)) = logsumexp([0, x...]): the 0 is the anchor logit
         losses.append(torch.logsumexp(torch.cat([zero, -scores[positive] / tau]), 0)
                       + torch.logsumexp(torch.cat([zero, scores[negative] / tau]), 0))
-    if not losses:
+        sizes.append(int(members.sum()))
+    return (torch.stack(losses) if losses else scores.new_zeros(0)), torch.tensor(sizes, dtype=scores.dtype)
+
+
+def real_loss(scores: torch.Tensor, advantages: torch.Tensor, group_ids: torch.Tensor, tau: float = REAL_TAU):
+    """(mean REAL loss over the groups with both labels, number of such groups). With no usable
+    group the loss is a zero that still depends on scores (so backward works)."""
+    losses, _ = real_group_losses(scores, advantages, group_ids, tau)
+    if len(losses) == 0:
         return (scores * 0.0).sum(), 0
-    return torch.stack(losses).mean(), len(losses)
+    return losses.mean(), len(losses)

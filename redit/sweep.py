@@ -20,7 +20,7 @@ import multiprocessing
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .dither import matched_sigma
@@ -69,7 +69,6 @@ class Job:
     same_as: Path | None = None  # an identical run computed in another folder; this one links to it
     proc: multiprocessing.Process | None = None
     started: float = 0.0
-    log: object = field(default=None, repr=False)
 
     def progress(self) -> int:
         step = RunFolder(self.run_dir).last_step()
@@ -80,7 +79,7 @@ def grid(runs_root: Path, experiments, seeds, steps: int, extra: list[str], abla
          ablation_steps: int | None = None) -> list[Job]:
     """The jobs of the chosen experiments: main runs in runs_root/<variant>-s<seed>, every other
     experiment in runs_root/<experiment>/<variant>-s<seed> (the analysis groups them by folder).
-    A job whose training arguments repeat an earlier job's gets same_as = that job's folder."""
+    A job whose resolved training config repeats an earlier job's gets same_as = that job's folder."""
     jobs, first_with_args = [], {}
     for experiment in experiments:
         if experiment not in EXPERIMENTS:
