@@ -30,6 +30,7 @@ orders a REAL batch by prompt group (in place of verl's sequence-length balancin
 turns off shuffling and uses a micro-batch size divisible by rollout.n, and the estimator refuses a
 batch whose groups are not contiguous. Each group's loss is averaged over all groups of the global
 mini-batch (groups that are not mixed count as 0, like zero-advantage groups under GRPO).
+verl's `critic/advantages/*` metrics therefore show the encoded tags for REAL runs, not advantages.
 
 DAPO needs no code here: verl 0.9.1 has dynamic sampling (`algorithm.filter_groups`, fed the RAW
 `acc` the reward returns, so dithering cannot change which groups are kept), clip-higher and the
