@@ -8,7 +8,7 @@
 #   schedule      constant, linear / cosine / exponential / step decay to 0, linear increase from 0
 #   scope         noise on all groups / only zero-variance groups / only mixed groups
 #   adaptive      sigma controlled each step toward a target flip rate / grad-norm band
-# then the analysis (python -m redit.analysis) into results/<scale>/.
+# then the analysis (python -m analysis) into results/<scale>/.
 # Resumable: finished runs are skipped when it is run again (Ctrl-C and rerun to continue).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -38,7 +38,7 @@ Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--
 
 Tiny scale writes runs/tiny/<variant>-s<seed>/ (main) and runs/tiny/<experiment>/<variant>-s<seed>/,
 each with config.json and metrics.jsonl, then results/tiny/ (every table as .md/.tex/.csv, the
-figures, paper_vs_repo.md and a README indexing them; see python -m redit.analysis --help).
+figures, paper_vs_repo.md and a README indexing them; see python -m analysis --help).
 Paper scale: the main table on ${PAPER_TASKS// /, } and the GSM8K ablations, as experiments/ recipes
 (variables from the environment, e.g. MODEL=... TRAIN_BATCH=...). The environment is created in
 .venv/ if missing.
@@ -89,7 +89,7 @@ if [[ "$SCALE" == paper ]]; then
       *) SEEDS="$ABL_SEEDS" RUNS="$RUNS" bash "experiments/ablations/$e.sh" "${flag[@]}" ;;
     esac
   done
-  (( DRY_RUN )) || .venv/bin/python -m redit.analysis --scale paper --runs "$RUNS" --out "$OUT"
+  (( DRY_RUN )) || .venv/bin/python -m analysis --scale paper --runs "$RUNS" --out "$OUT"
   exit 0
 fi
 if (( DRY_RUN )); then
@@ -106,5 +106,5 @@ echo "[run_all] 2/3 training: $SELECTED (main: seeds $MAIN_SEEDS, $MAIN_STEPS st
 $PY -m redit.sweep --runs "$RUNS" --experiments $SELECTED --seeds $MAIN_SEEDS --steps "$MAIN_STEPS" \
   --ablation-seeds $ABL_SEEDS --ablation-steps "$ABL_STEPS" --jobs "$JOBS"
 echo "[run_all] 3/3 analysis -> $OUT"
-$PY -m redit.analysis --scale "$SCALE" --runs "$RUNS" --out "$OUT"
+$PY -m analysis --scale "$SCALE" --runs "$RUNS" --out "$OUT"
 echo "[run_all] finished in $(( $(date +%s) - start ))s"

@@ -4,7 +4,7 @@
 
 Writes the run folders (the shared schema: config.json, metrics.jsonl, done.json) into a temporary
 folder, then times and prints: reading every run, the tidy long frame, and the whole report
-(`python -m redit.analysis` in-process: every table, figure and the README). Target: the analysis,
+(`python -m analysis` in-process: every table, figure and the README). Target: the analysis,
 reading included, under 30 s on the 2-core machine.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from redit import analysis
+import analysis
 from redit.runlog import SCHEMA
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
+from redit import REPO_ROOT as REPO  # noqa: E402
 
 
 def tree_memory(proc: psutil.Process) -> tuple[int, int]:

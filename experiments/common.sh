@@ -166,14 +166,14 @@ launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
     printf ' \\\n    %q' "${clean[@]}"; echo
     [[ "${DRY_RUN_CONFIG:-1}" == 0 ]] && return
     echo "# resolved verl config:"
-    env "${env[@]}" "$PY" -m redit.verl_compose "${clean[@]}" 2>"$errors" || { grep '^error' "$errors" >&2; exit 2; }
+    env "${env[@]}" "$PY" -m patches.verl_compose "${clean[@]}" 2>"$errors" || { grep '^error' "$errors" >&2; exit 2; }
     return
   fi
   if [[ -f "$run_dir/done.json" && "${OVERWRITE:-0}" != 1 ]]; then
     echo "[skip] $run_dir is complete (done.json); OVERWRITE=1 reruns it"; return 0
   fi
   # a bad key fails here, in seconds, before Ray starts
-  env "${env[@]}" "$PY" -m redit.verl_compose "${clean[@]}" >/dev/null 2>"$errors" || { grep '^error' "$errors" >&2; exit 2; }
+  env "${env[@]}" "$PY" -m patches.verl_compose "${clean[@]}" >/dev/null 2>"$errors" || { grep '^error' "$errors" >&2; exit 2; }
   if [[ "$SCALE" == tiny && ! -f "$MODEL/config.json" ]]; then
     if [[ "$MODEL" != "$("$PY" -m redit.tiny_policy --path-only)" ]]; then
       echo "error: no model at MODEL=$MODEL (config.json missing); unset MODEL to use the tiny policy" >&2; exit 2
@@ -182,7 +182,7 @@ launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
   fi
   if [[ ! -f "$DATA_ROOT/$TASK/train.parquet" ]]; then
     # shellcheck disable=SC2086  # DATA_LIMITS is a list of flags
-    "$PY" -m redit.verl_data --task "$DATA_TASK" --out "$DATA_ROOT/$TASK" ${DATA_LIMITS:-}
+    "$PY" -m patches.verl_data --task "$DATA_TASK" --out "$DATA_ROOT/$TASK" ${DATA_LIMITS:-}
   fi
   mkdir -p "$run_dir"
   env "${env[@]}" "$PY" -m verl.trainer.main_ppo "${clean[@]}" 2>&1 | tee "$run_dir/verl.log"

@@ -56,7 +56,9 @@ import torch
 from redit.algorithms import real_group_losses
 from redit.dither import DitherConfig, dither, sigma_at, zero_std_group_frac
 from redit.runlog import RunFolder, method_name
-from redit.verl_compose import REDIT_ESTIMATORS as BASE_ESTIMATORS
+from patches import trl_compat
+from patches.verl_compose import REDIT_ESTIMATORS as BASE_ESTIMATORS
+from redit import REPO_ROOT
 
 TRAINER_MODE = "redit_sync"
 REAL_LOSS = "real"
@@ -188,7 +190,7 @@ def run_config(config) -> dict:
         "model": {"path": str(config.actor_rollout_ref.model.path)},
         "steps": int(config.trainer.total_training_steps or 0) or None,
         "versions": library_versions(),
-        "git": git_commit(Path(__file__).resolve().parents[1]),
+        "git": git_commit(REPO_ROOT),
         "verl": OmegaConf.to_container(config, resolve=True),
     }
 
@@ -263,28 +265,8 @@ def _register_trainer():
             return result
 
 
-def _trl_compat():
-    """verl 0.9.1 patches TRL's value-head model whenever TRL is importable, but TRL 1.x removed that
-    class, so building any actor fails with an ImportError. This project's environment has TRL 1.16
-    (the single-machine backend), so tell verl TRL is absent when the class is."""
-    import sys
-    from importlib import metadata
-
-    from verl.utils import import_utils
-
-    try:
-        if int(metadata.version("trl").split(".")[0]) < 1:  # (checked by version: importing TRL is slow)
-            return
-    except metadata.PackageNotFoundError:
-        return
-    import_utils.is_trl_available = lambda: False
-    patched = sys.modules.get("verl.models.transformers.monkey_patch")
-    if patched is not None:
-        patched.is_trl_available = lambda: False
-
-
 def install():
-    _trl_compat()
+    trl_compat.install()
     _register_estimators()
     _register_policy_loss()
     _register_trainer()

@@ -18,9 +18,8 @@ import json
 import os
 from pathlib import Path
 
-from . import rewards, tiny_task
+from . import REPO_ROOT, rewards, tiny_task
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 HUB = {
     "gsm8k": ("openai/gsm8k", "main"),
     "math": ("DigitalLearningGmbH/MATH-lighteval", None),  # train; test = MATH-500 below

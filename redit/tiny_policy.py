@@ -21,10 +21,9 @@ from pathlib import Path
 
 import torch
 
-from . import tiny_task
+from . import REPO_ROOT, tiny_task
 from .rewards import score
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SPECIAL_TOKENS = {"pad": "<pad>", "eos": "<eos>", "unk": "<unk>"}
 CHAT_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
 

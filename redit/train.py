@@ -18,7 +18,8 @@ from .adaptive_sigma import TARGETS, SigmaController
 from .algorithms import ALGORITHMS
 from .dither import DISTRIBUTIONS, SCHEDULES, SCOPES, DitherConfig
 from .runlog import RunFolder, git_commit, library_versions, method_name
-from .tiny_policy import REPO_ROOT, TinyPolicySpec
+from . import REPO_ROOT
+from .tiny_policy import TinyPolicySpec
 
 BACKENDS = ("trl",)  # verl runs go through experiments/ recipes (python -m verl.trainer.main_ppo)
 TASKS = ("tiny",)

@@ -54,7 +54,7 @@ def write_verl_run(root: Path, name: str, seed: int, monkeypatch) -> Path:
     """A run folder as a verl run leaves it: metrics written by verl's FileLogger, config.json by the
     ReDit plugin from a composed verl config."""
     from patches.redit_verl import run_config
-    from redit.verl_compose import compose
+    from patches.verl_compose import compose
     from verl.utils.tracking import FileLogger
 
     path = Path(root) / name

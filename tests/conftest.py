@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from redit import REPO_ROOT as REPO  # noqa: E402
 
 
 @pytest.fixture(scope="session")

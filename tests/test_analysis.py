@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis_fixtures import STEPS, step_records, write_fixture_runs, write_run
-from redit import analysis
+import analysis
 from redit.runlog import RunFolder
 
 

@@ -9,7 +9,9 @@ from nbclient import NotebookClient
 
 from analysis_fixtures import write_fixture_runs
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+from redit import REPO_ROOT
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
 
 
 @pytest.fixture(scope="module")
@@ -58,4 +60,4 @@ def test_notebooks_are_committed_without_outputs(name):
     nb = json.loads((NOTEBOOKS / name).read_text())
     assert all(not cell.get("outputs") and not cell.get("execution_count") for cell in nb["cells"] if cell["cell_type"] == "code")
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    assert "def " not in code  # cells call redit.analysis; no copied functions
+    assert "def " not in code  # cells call analysis; no copied functions

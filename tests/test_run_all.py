@@ -9,7 +9,7 @@ import pytest
 
 from redit import sweep, train
 
-REPO = Path(__file__).resolve().parents[1]
+from redit import REPO_ROOT as REPO  # noqa: E402
 
 
 def run_all(*args, timeout=600):
@@ -70,7 +70,7 @@ def test_only_one_ablation_reruns_just_it(tmp_path, tiny_policy_path):
 
 
 def test_a_run_repeated_across_experiments_is_computed_once_and_linked(tmp_path):
-    from redit.analysis.reader import load_runs
+    from analysis.reader import load_runs
 
     jobs = sweep.grid(tmp_path, ["variance", "distribution", "schedule", "scope"], seeds=[0], steps=30, extra=[])
     repeats = {j.name: j.same_as for j in jobs if j.same_as is not None}

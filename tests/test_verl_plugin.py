@@ -144,7 +144,7 @@ def test_zero_var_scope_dithers_only_the_all_equal_group():
 
 
 def test_run_config_names_dr_grpo_with_redit_like_the_trl_backend():
-    from redit.verl_compose import compose
+    from patches.verl_compose import compose
 
     config = compose(["algorithm.adv_estimator=redit_grpo", "algorithm.norm_adv_by_std_in_grpo=False",
                       "+algorithm.redit.dist=gaussian", "+algorithm.redit.sigma=0.1", "trainer.total_training_steps=4"])

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from redit import verl_data
+from patches import verl_data
 from redit.tasks import data_dir
-from redit.verl_compose import compose
+from patches.verl_compose import compose
 
-REPO = Path(__file__).resolve().parents[1]
+from redit import REPO_ROOT as REPO  # noqa: E402
 RECIPES = sorted(p for p in (REPO / "experiments").glob("*/*.sh") if p.name != "run.sh" and p.parent.name != "ablations")
 needs_data = pytest.mark.skipif(not (data_dir() / "gsm8k").is_dir(), reason="../shared/data not present")
 
@@ -170,7 +170,7 @@ def test_verl_main_ppo_runs_redit_grpo_on_cpu(tmp_path, tiny_policy_path):
     assert config["backend"] == "verl" and config["method"] == "redit-gaussian" and config["task"] == "gsm8k"
     assert (run_dir / "done.json").is_file()
 
-    from redit.analysis import load_runs
+    from analysis import load_runs
 
     (run,) = load_runs(tmp_path)  # the analysis reads the verl run folder as it reads TRL's
     assert run.config["backend"] == "verl" and len(run.metrics) == 4

@@ -1,7 +1,7 @@
 """Write a task's train/test splits as verl parquet (the schema of verl's examples/data_preprocess).
 
-    python -m redit.verl_data --task gsm8k --out data/verl/gsm8k            # ../shared/data offline
-    REDIT_OFFLINE=0 python -m redit.verl_data --task math --out data/verl/math   # from the hub
+    python -m patches.verl_data --task gsm8k --out data/verl/gsm8k            # ../shared/data offline
+    REDIT_OFFLINE=0 python -m patches.verl_data --task math --out data/verl/math   # from the hub
 
 Each row: `data_source`, `prompt` (chat messages), `ability`, `reward_model = {"style": "rule",
 "ground_truth": ...}`, `extra_info = {"split", "index", "question"}`, and `images` for Geometry3K.
@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import tasks
+from redit import tasks
 
 ABILITY = {"tiny": "math", "gsm8k": "math", "math": "math", "geo3k": "math", "mbpp": "code", "humaneval": "code"}
 # MBPP's published split by task id (Austin et al. 2021): 11-510 test, 601-974 train.

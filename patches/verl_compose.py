@@ -1,7 +1,7 @@
 """Compose verl's trainer config with a list of Hydra overrides, exactly as `main_ppo` would, and
 print it -- without starting anything. Recipes call this for `--dry-run`; tests call `compose`.
 
-    python -m redit.verl_compose algorithm.adv_estimator=redit_grpo +algorithm.redit.sigma=0.05 ...
+    python -m patches.verl_compose algorithm.adv_estimator=redit_grpo +algorithm.redit.sigma=0.05 ...
 
 A misspelt key (`algorithm.adv_estimater=...`), a bad value type or a bad `algorithm.redit` section
 fails here with one line, so a typo in a recipe is caught before a cluster job is queued.

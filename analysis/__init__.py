@@ -1,5 +1,5 @@
 """Analysis of run folders from either backend: the paper's figures and tables, with seeds, CIs,
-paired tests and steps-to-target. Command line: `python -m redit.analysis --help`."""
+paired tests and steps-to-target. Command line: `python -m analysis --help`."""
 
 from .figures import accuracy_vs_step, figure1, grad_norm_distributions, save, sigma_vs_step, variance_ablation
 from .reader import (GRAD_NORM, PAPER_EXPLODE, PAPER_VANISH, RAW_SCORE, Run, final_val_acc, gradient_event_table,
