@@ -1,20 +1,13 @@
 #!/usr/bin/env bash
 # Reproduce every table at the embedded default (tiny scale, CPU), or launch / print the paper-scale
-# verl grid. Experiments (redit/sweep.py EXPERIMENTS):
-#   main          GRPO vs ReDit-Gaussian vs ReDit-uniform (matched noise std 0.05)
-#   baselines     Dr.GRPO, DAPO and REAL, each with and without ReDit
-#   variance      sigma in 0.01 0.05 0.1 0.3 0.5, Gaussian and uniform, and GRPO (sigma 0)
-#   distribution  Gaussian / uniform / Laplace at matched std 0.1
-#   schedule      constant, linear / cosine / exponential / step decay to 0, linear increase from 0
-#   scope         noise on all groups / only zero-variance groups / only mixed groups
-#   adaptive      sigma controlled each step toward a target flip rate / grad-norm band
-# then the analysis (python -m analysis) into results/<scale>/.
+# verl grid. The experiments, their variants and default seeds/steps are redit/registry.py's
+# (./run_all.sh --help lists them), then the analysis (python -m analysis) writes results/<scale>/.
 # Resumable: finished runs are skipped when it is run again (Ctrl-C and rerun to continue).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-EXPERIMENTS="main baselines variance distribution schedule scope adaptive"
-PAPER_TASKS="gsm8k math geo3k mbpp"
+[[ -x .venv/bin/python ]] || source scripts/ensure_venv.sh   # the registry is Python: the help needs it too
+EXPERIMENTS="$(.venv/bin/python -m redit.registry names)"
 SCALE=tiny; SEEDS=""; STEPS=""; ABL_SEEDS=""; ABL_STEPS=""; ONLY=""; QUICK=0; DRY_RUN=0; RUNS=""; OUT=""
 JOBS=$(nproc 2>/dev/null || echo 2)
 
@@ -26,12 +19,11 @@ Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--
 
   --scale           tiny (default; CPU, TRL backend) | paper (the verl recipes on a GPU cluster)
   --quick           one seed, 5 steps per run, into runs/<scale>-quick and results/<scale>-quick
-  --only            run just these experiments (of: ${EXPERIMENTS// /, }); the analysis still
-                    covers every run under --runs
-  --seeds           seeds of every experiment (default: main "0 1 2 3 4", others "0 1 2")
-  --steps           steps of every run (default: main 100, others 30)
-  --ablation-seeds  seeds of the experiments other than main (default: --seeds, else "0 1 2")
-  --ablation-steps  steps of the experiments other than main (default: --steps, else 30)
+  --only            run just these experiments (below); the analysis still covers every run under --runs
+  --seeds           seeds of every experiment (default: each experiment's own, below)
+  --steps           steps of every run (default: each experiment's own, below)
+  --ablation-seeds  seeds of the experiments other than main (default: --seeds, else their own)
+  --ablation-steps  steps of the experiments other than main (default: --steps, else their own)
   --jobs            tiny runs in parallel, one torch thread each (default: CPUs = $JOBS)
   --runs, --out     run folders and results (default runs/<scale>, results/<scale>)
   --dry-run         with --scale paper: print every verl command of the grid, run nothing
@@ -39,10 +31,13 @@ Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--
 Tiny scale writes runs/tiny/<variant>-s<seed>/ (main) and runs/tiny/<experiment>/<variant>-s<seed>/,
 each with config.json and metrics.jsonl, then results/tiny/ (every table as .md/.tex/.csv, the
 figures, paper_vs_repo.md and a README indexing them; see python -m analysis --help).
-Paper scale: the main table on ${PAPER_TASKS// /, } and the GSM8K ablations, as experiments/ recipes
+Paper scale: the main table on each task of the registry's main entry and the GSM8K ablations, as experiments/ recipes
 (variables from the environment, e.g. MODEL=... TRAIN_BATCH=...). The environment is created in
 .venv/ if missing.
+
+Experiments (redit/registry.py):
 USAGE
+  .venv/bin/python -m redit.registry list
 }
 
 while [[ $# -gt 0 ]]; do
@@ -69,8 +64,8 @@ done
 if (( QUICK )); then
   SEEDS="${SEEDS:-0}"; STEPS="${STEPS:-5}"; RUNS="${RUNS:-runs/$SCALE-quick}"; OUT="${OUT:-results/$SCALE-quick}"
 fi
-MAIN_SEEDS="${SEEDS:-0 1 2 3 4}"; MAIN_STEPS="${STEPS:-100}"
-ABL_SEEDS="${ABL_SEEDS:-${SEEDS:-0 1 2}}"; ABL_STEPS="${ABL_STEPS:-${STEPS:-30}}"
+MAIN_SEEDS="$SEEDS"; MAIN_STEPS="$STEPS"
+ABL_SEEDS="${ABL_SEEDS:-$SEEDS}"; ABL_STEPS="${ABL_STEPS:-$STEPS}"
 RUNS="${RUNS:-runs/$SCALE}"; OUT="${OUT:-results/$SCALE}"
 SELECTED="${ONLY:-$EXPERIMENTS}"
 
@@ -82,11 +77,15 @@ if [[ "$SCALE" == paper ]]; then
   flag=(); (( DRY_RUN )) && flag=(--dry-run)
   for e in $SELECTED; do
     case "$e" in
-      main) for t in $PAPER_TASKS; do for m in grpo redit-gaussian redit-uniform; do for seed in $MAIN_SEEDS; do
-              env SEED="$seed" RUN_DIR="$RUNS/$t-$m-s$seed" METHOD="$m" DRY_RUN_CONFIG=0 bash "experiments/$t/run.sh" "${flag[@]}"
-            done; done; done ;;
+      main) eval "$(.venv/bin/python -m redit.registry paper main)"   # PAPER_TASKS and PAPER_SEEDS of the main table
+            variants="$(.venv/bin/python -m redit.registry verl-grid main)"
+            for t in $PAPER_TASKS; do while read -r m vars; do for seed in ${MAIN_SEEDS:-$PAPER_SEEDS}; do
+              # shellcheck disable=SC2086
+              env $vars SEED="$seed" RUN_DIR="$RUNS/$t-$m-s$seed" DRY_RUN_CONFIG=0 bash "experiments/$t/run.sh" "${flag[@]}"
+            done; done <<< "$variants"; done ;;
       adaptive) echo "# adaptive: not available at paper scale (the controller is wired into the TRL backend only)" ;;
-      *) SEEDS="$ABL_SEEDS" RUNS="$RUNS" bash "experiments/ablations/$e.sh" "${flag[@]}" ;;
+      *) eval "$(.venv/bin/python -m redit.registry paper "$e")"
+         SEEDS="${ABL_SEEDS:-$PAPER_SEEDS}" RUNS="$RUNS" bash "experiments/ablations/$e.sh" "${flag[@]}" ;;
     esac
   done
   (( DRY_RUN )) || .venv/bin/python -m analysis --scale paper --runs "$RUNS" --out "$OUT"
@@ -101,10 +100,14 @@ PY=.venv/bin/python
 start=$(date +%s)
 echo "[run_all] 1/3 tiny policy (SFT warm-up, cached in checkpoints/)"
 $PY -m redit.tiny_policy --threads "$JOBS"
-echo "[run_all] 2/3 training: $SELECTED (main: seeds $MAIN_SEEDS, $MAIN_STEPS steps; others: seeds $ABL_SEEDS, $ABL_STEPS steps) -> $RUNS"
+echo "[run_all] 2/3 training: $SELECTED -> $RUNS (seeds/steps: ${SEEDS:-each experiment's own}${STEPS:+, $STEPS steps})"
+sweep_args=()
+[[ -n "$MAIN_SEEDS" ]] && sweep_args+=(--seeds $MAIN_SEEDS)
+[[ -n "$MAIN_STEPS" ]] && sweep_args+=(--steps "$MAIN_STEPS")
+[[ -n "$ABL_SEEDS" ]] && sweep_args+=(--ablation-seeds $ABL_SEEDS)
+[[ -n "$ABL_STEPS" ]] && sweep_args+=(--ablation-steps "$ABL_STEPS")
 # shellcheck disable=SC2086
-$PY -m redit.sweep --runs "$RUNS" --experiments $SELECTED --seeds $MAIN_SEEDS --steps "$MAIN_STEPS" \
-  --ablation-seeds $ABL_SEEDS --ablation-steps "$ABL_STEPS" --jobs "$JOBS"
+$PY -m redit.sweep --runs "$RUNS" --experiments $SELECTED "${sweep_args[@]}" --jobs "$JOBS"
 echo "[run_all] 3/3 analysis -> $OUT"
 $PY -m analysis --scale "$SCALE" --runs "$RUNS" --out "$OUT"
 echo "[run_all] finished in $(( $(date +%s) - start ))s"

@@ -8,17 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from redit import registry
+
 from .reader import PAPER_EXPLODE, PAPER_VANISH, Run, final_val_acc, run_summaries, val_curve
 from .stats import CI_METHOD, TEST_METHOD, mean_ci, mean_curve, paired_test, smooth, steps_to_target
 
-# Known experiments (a run's experiment = config["experiment"] or its folder under the runs root).
-EXPERIMENTS = {
-    "main": "Main results: GRPO vs GRPO + ReDit",
-    "baselines": "Baselines: each algorithm with and without ReDit",
-    "variance": "Variance ablation: final accuracy per noise scale σ",
-    "distribution": "Distribution ablation: Gaussian / uniform / Laplace at matched noise std",
-    "schedule": "Schedule ablation: σ over training steps",
-}
+# Experiment titles come from the registry (a run's experiment = config["experiment"] or its folder).
+EXPERIMENTS = registry.titles()
 ALWAYS_BY = ["task", "method"]
 VARYING_BY = ["algorithm", "sigma", "schedule", "sigma_end", "scope", "adaptive"]  # shown only when they vary in the table
 NOT_GROUPING = {"run", "experiment", "seed", "backend", "model", "git_sha", "dist", "steps", "path", "complete",

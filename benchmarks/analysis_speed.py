@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import analysis
+from redit import registry
 from redit.runlog import SCHEMA
 
 
@@ -28,8 +29,8 @@ def write_sweep(root: Path, n_runs: int, steps: int, n_keys: int, val_every: int
     rng = np.random.default_rng(0)
     train_keys = [k for k in SCHEMA if not k.startswith("val-core")]
     train_keys += [f"extra/key_{i}" for i in range(n_keys - 1 - len(train_keys))]  # 1 key is validation
-    grid = [("main", "none", 0.0), ("main", "gaussian", 0.05), ("main", "uniform", 0.0866)]
-    grid += [("variance", d, s) for d in ("gaussian", "uniform") for s in (0.01, 0.05, 0.1, 0.3, 0.5)]
+    grid = [("main", v.dist, v.sigma) for v in registry.get("main").variants.values()]
+    grid += [("variance", v.dist, v.sigma) for v in registry.get("variance").variants.values() if v.dist != "none"]
     values = 0
     for i in range(n_runs):
         experiment, dist, sigma = grid[i % len(grid)]

@@ -44,12 +44,13 @@ if [[ "$SCALE" == tiny ]]; then
   : "${DATA_LIMITS:=--limit-train 64 --limit-test 16 --test-as-train}"
 fi
 
-# method -> noise (sigma: the std-matched pair of the tiny-scale main table)
+# method -> noise. Default sigma: the distribution's parameter for noise std NOISE_STD (default: the
+# registry's main-table std 0.05), from dither.matched_sigma (uniform a = std*sqrt(3), Laplace b = std/sqrt(2)).
 case "$METHOD" in
   grpo)           DIST=none ;;   # the ReDit estimator with dist=none == verl's own, same metrics
-  redit-gaussian) DIST=gaussian; : "${SIGMA:=0.05}" ;;
-  redit-uniform)  DIST=uniform;  : "${SIGMA:=0.0866}" ;;  # a = sqrt(3) * 0.05: same std
-  redit-laplace)  DIST=laplace;  : "${SIGMA:=0.0354}" ;;  # b = 0.05 / sqrt(2): same std
+  redit-gaussian|redit-uniform|redit-laplace)
+                  DIST="${METHOD#redit-}"
+                  [[ -n "${SIGMA:-}" ]] || SIGMA="$("$PY" -m redit.registry matched-sigma "$DIST" ${NOISE_STD:-})" ;;
   *) echo "error: METHOD must be grpo, redit-gaussian, redit-uniform or redit-laplace; got '$METHOD'" >&2; exit 2 ;;
 esac
 # algorithm -> the verl estimator ReDit wraps (Dr.GRPO = GRPO without the std division)

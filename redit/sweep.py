@@ -23,41 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .dither import matched_sigma
+from . import registry
 from .runlog import RunFolder
-
-# Every experiment of the tiny-scale reproduction: variant name -> `redit.train` arguments.
-# Noise std is matched across distributions with matched_sigma (uniform a = std * sqrt(3), Laplace
-# b = std / sqrt(2)). The main comparison uses std 0.05 (the DitherConfig default); the ablations use
-# 0.1, where the noise is large enough to reorder some 0/1 rewards within a group.
-MAIN_NOISE_STD = 0.05
-ABLATION_NOISE_STD = 0.1
-SIGMA_GRID = (0.01, 0.05, 0.1, 0.3, 0.5)
-
-
-def noise(dist: str, std: float) -> list[str]:
-    return ["--dist", dist, "--sigma", f"{matched_sigma(dist, std):.6g}"]
-
-
-GAUSSIAN = noise("gaussian", ABLATION_NOISE_STD)
-EXPERIMENTS: dict[str, dict[str, list[str]]] = {
-    "main": {"grpo": ["--dist", "none"], "redit-gaussian": noise("gaussian", MAIN_NOISE_STD),
-             "redit-uniform": noise("uniform", MAIN_NOISE_STD)},
-    "baselines": {name: ["--algorithm", algorithm, *method]
-                  for algorithm in ("dr_grpo", "dapo", "real")
-                  for name, method in ((algorithm, ["--dist", "none"]), (f"{algorithm}+redit-gaussian", GAUSSIAN))},
-    # sigma is the distribution's own parameter here (Gaussian std, uniform half-width a), as in the paper
-    "variance": {"grpo": ["--dist", "none"],
-                 **{f"{d}-{s:g}": ["--dist", d, "--sigma", f"{s:g}"] for d in ("gaussian", "uniform") for s in SIGMA_GRID}},
-    "distribution": {d: noise(d, ABLATION_NOISE_STD) for d in ("gaussian", "uniform", "laplace")},
-    "schedule": {"constant": GAUSSIAN,
-                 **{name: [*GAUSSIAN, "--schedule", name, "--sigma-end", "0"] for name in ("linear", "cosine", "exponential", "step")},
-                 "linear-increase": ["--dist", "gaussian", "--sigma", "0", "--schedule", "linear", "--sigma-end", f"{ABLATION_NOISE_STD:g}"]},
-    "scope": {scope: [*GAUSSIAN, "--scope", scope] for scope in ("all", "zero_var", "mixed")},
-    "adaptive": {"flip_rate": [*noise("gaussian", MAIN_NOISE_STD), "--adaptive", "flip_rate"],
-                 "grad_norm": [*noise("gaussian", MAIN_NOISE_STD), "--adaptive", "grad_norm"]},
-}
-MAIN_METHODS = EXPERIMENTS["main"]
 
 
 @dataclass
@@ -75,23 +42,25 @@ class Job:
         return step or 0
 
 
-def grid(runs_root: Path, experiments, seeds, steps: int, extra: list[str], ablation_seeds=None,
-         ablation_steps: int | None = None) -> list[Job]:
-    """The jobs of the chosen experiments: main runs in runs_root/<variant>-s<seed>, every other
-    experiment in runs_root/<experiment>/<variant>-s<seed> (the analysis groups them by folder).
+def grid(runs_root: Path, experiments, seeds=None, steps: int | None = None, extra: list[str] = (),
+         ablation_seeds=None, ablation_steps: int | None = None) -> list[Job]:
+    """The jobs of the chosen experiments (redit.registry), TRL variants only: main runs in
+    runs_root/<variant>-s<seed>, every other experiment in runs_root/<experiment>/<variant>-s<seed>
+    (the analysis groups them by folder). Seeds and steps default to each experiment's own;
+    `seeds`/`steps` override every experiment, `ablation_*` every experiment but main.
     A job whose resolved training config repeats an earlier job's gets same_as = that job's folder."""
     jobs, first_with_args = [], {}
-    for experiment in experiments:
-        if experiment not in EXPERIMENTS:
-            raise ValueError(f"unknown experiment {experiment!r}; choose from {', '.join(EXPERIMENTS)}.")
-        main = experiment == "main"
-        for seed in (seeds if main or ablation_seeds is None else ablation_seeds):
-            for variant, variant_args in EXPERIMENTS[experiment].items():
-                n = steps if main or ablation_steps is None else ablation_steps
-                run_dir = runs_root / ("" if main else experiment) / f"{variant}-s{seed}"
-                args = ["--run-dir", str(run_dir), "--seed", str(seed), "--steps", str(n), *variant_args, *extra]
+    for name in experiments:
+        experiment = registry.get(name)
+        main = name == "main"
+        run_seeds = (ablation_seeds if not main and ablation_seeds else None) or seeds or experiment.seeds
+        n = (ablation_steps if not main and ablation_steps else None) or steps or experiment.steps
+        for seed in run_seeds:
+            for variant_name, variant in experiment.variants_for("trl").items():
+                run_dir = runs_root / ("" if main else name) / f"{variant_name}-s{seed}"
+                args = ["--run-dir", str(run_dir), "--seed", str(seed), "--steps", str(n), *variant.train_args(), *extra]
                 key = _config_key(args)
-                jobs.append(Job(f"{'' if main else experiment + '/'}{variant}-s{seed}", run_dir, args, n,
+                jobs.append(Job(f"{'' if main else name + '/'}{variant_name}-s{seed}", run_dir, args, n,
                                 same_as=first_with_args.get(key)))
                 first_with_args.setdefault(key, run_dir)
     return jobs
@@ -196,9 +165,9 @@ def run_jobs(jobs: list[Job], n_parallel: int, poll: float = 10.0) -> int:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=Path, default=Path("runs/tiny"))
-    p.add_argument("--experiments", nargs="+", default=["main"], help=f"any of: {', '.join(EXPERIMENTS)} (default main)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--experiments", nargs="+", default=["main"], help=f"any of: {', '.join(registry.EXPERIMENTS)} (default main)")
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds of every experiment (default: each experiment's own, redit/registry.py)")
+    p.add_argument("--steps", type=int, help="steps of every run (default: each experiment's own)")
     p.add_argument("--ablation-seeds", type=int, nargs="+", help="seeds of every experiment but main (default: --seeds)")
     p.add_argument("--ablation-steps", type=int, help="steps of every experiment but main (default: --steps)")
     p.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1), help="runs in parallel (default: CPU count)")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from redit import sweep, train
+from redit import registry, sweep, train
 
 from redit import REPO_ROOT as REPO  # noqa: E402
 
@@ -17,10 +17,11 @@ def run_all(*args, timeout=600):
 
 
 def test_every_variant_of_every_experiment_is_a_valid_training_config(tmp_path):
-    jobs = sweep.grid(tmp_path, list(sweep.EXPERIMENTS), seeds=[0, 1, 2, 3, 4], steps=150,
+    jobs = sweep.grid(tmp_path, list(registry.EXPERIMENTS), seeds=[0, 1, 2, 3, 4], steps=150,
                       extra=[], ablation_seeds=[0, 1, 2], ablation_steps=60)
-    counts = {e: sum(1 for j in jobs if (j.name.split("/")[0] if "/" in j.name else "main") == e) for e in sweep.EXPERIMENTS}
-    assert counts == {"main": 15, "baselines": 18, "variance": 33, "distribution": 9, "schedule": 18, "scope": 9, "adaptive": 6}
+    counts = {e: sum(1 for j in jobs if (j.name.split("/")[0] if "/" in j.name else "main") == e) for e in registry.EXPERIMENTS}
+    # baselines: REINFORCE++ is verl-only, so the TRL grid has 3 algorithms x 2; scope and adaptive carry GRPO
+    assert counts == {"main": 15, "baselines": 18, "variance": 33, "distribution": 9, "schedule": 18, "scope": 12, "adaptive": 9}
     configs = {j.name: train.resolve_config(train.parse_args(j.args)) for j in jobs}
     assert configs["grpo-s4"]["steps"] == 150 and configs["variance/grpo-s2"]["steps"] == 60
     assert (configs["variance/uniform-0.3-s2"]["dither"]["dist"], configs["variance/uniform-0.3-s2"]["dither"]["sigma"]) == ("uniform", 0.3)
@@ -41,9 +42,9 @@ def test_paper_dry_run_prints_every_verl_command_of_the_grid():
     assert proc.returncode == 0, proc.stderr
     commands = proc.stdout.count("-m verl.trainer.main_ppo")
     # main 4 tasks x 3 methods x 5 seeds; GSM8K ablations x 3 seeds: baselines 4 algorithms x 2,
-    # variance 11, distribution 3, schedule 5, scope 3
-    assert commands == 60 + 3 * (8 + 11 + 3 + 5 + 3)
-    assert "runs/paper/variance/gsm8k-redit-uniform-0.3-s2" in proc.stdout
+    # variance 11, distribution 3, schedule 6 (constant included), scope 4 (GRPO included)
+    assert commands == 60 + 3 * (8 + 11 + 3 + 6 + 4)
+    assert "runs/paper/variance/gsm8k-uniform-0.3-s2" in proc.stdout
     assert "algorithm.adv_estimator=redit_reinforce_plus_plus" in proc.stdout and "+algorithm.redit.scope=zero_var" in proc.stdout
     assert "algorithm.adv_estimator=redit_real" in proc.stdout and "algorithm.filter_groups.metric=acc" in proc.stdout
     assert "adaptive: not available at paper scale" in proc.stdout
@@ -75,9 +76,10 @@ def test_a_run_repeated_across_experiments_is_computed_once_and_linked(tmp_path)
     jobs = sweep.grid(tmp_path, ["variance", "distribution", "schedule", "scope"], seeds=[0], steps=30, extra=[])
     repeats = {j.name: j.same_as for j in jobs if j.same_as is not None}
     shared = tmp_path / "variance" / "gaussian-0.1-s0"  # Gaussian std 0.1, constant, all groups
-    assert repeats == {"distribution/gaussian-s0": shared, "schedule/constant-s0": shared, "scope/all-s0": shared}
+    assert repeats == {"distribution/gaussian-s0": shared, "schedule/constant-s0": shared, "scope/all-s0": shared,
+                       "scope/grpo-s0": tmp_path / "variance" / "grpo-s0"}
     to_compute = sweep.link_duplicates(jobs)
-    assert len(to_compute) == len(jobs) - 3 and all(j.same_as is None for j in to_compute)
+    assert len(to_compute) == len(jobs) - 4 and all(j.same_as is None for j in to_compute)
     assert (tmp_path / "scope" / "all-s0").resolve() == shared.resolve()
     # a finished run appears in every experiment that links it; a real folder in a repeat's place is kept
     shared.mkdir(parents=True)

@@ -63,8 +63,11 @@ def test_mbpp_uses_the_published_split_and_missing_splits_fail_clearly(tmp_path)
     assert not (tmp_path / "he" / "train.parquet").exists()
 
 
-@pytest.mark.parametrize("ablation,runs", [("baselines", 8), ("variance", 11), ("distribution", 3), ("schedule", 5), ("scope", 3)])
-def test_each_ablation_recipe_prints_its_grid_of_verl_runs(ablation, runs, tmp_path):
+@pytest.mark.parametrize("ablation", ["baselines", "variance", "distribution", "schedule", "scope"])
+def test_each_ablation_recipe_prints_its_grid_of_verl_runs(ablation, tmp_path):
+    from redit import registry
+
+    runs = len(registry.get(ablation).variants_for("verl"))  # the recipe's grid is the registry's entry
     out = recipe(REPO / f"experiments/ablations/{ablation}.sh", "--dry-run", env={"SEEDS": "0 1", "RUNS": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("-m verl.trainer.main_ppo") == 2 * runs and f"{tmp_path}/{ablation}/gsm8k-" in out.stdout

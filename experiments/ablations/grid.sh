@@ -1,11 +1,14 @@
-# Sourced by the ablation recipes in this folder (not run directly). `grid_run <label> [VAR=value ...]`
-# runs experiments/$TASK/run.sh once per seed in SEEDS, into $RUNS/<ablation>/<task>-<label>-s<seed>,
-# with the variables given (METHOD, ALGORITHM, SIGMA, SCHEDULE, SCOPE, ...); --dry-run only prints.
+# Sourced by the ablation recipes in this folder (not run directly). The grid of an ablation is its
+# entry in redit/registry.py (the one definition of every experiment): `registry_grid` runs each of
+# its verl variants (`python -m redit.registry verl-grid <ablation>`: METHOD, ALGORITHM, SIGMA,
+# SCHEDULE, SCOPE, ...) through `grid_run <label> [VAR=value ...]`, which runs experiments/$TASK/run.sh
+# once per seed in SEEDS, into $RUNS/<ablation>/<task>-<label>-s<seed>; --dry-run only prints.
 #   SEEDS  (default "0 1 2")   TASK (default gsm8k, the paper's Figure 1 setting)   RUNS (default runs/paper)
 # Every other recipe variable (MODEL, STEPS, TRAIN_BATCH, SCALE=tiny, ...) passes through the environment.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ABLATION="$(basename "$0" .sh)"
+PY="${PY:-$ROOT/.venv/bin/python}"
 : "${SEEDS:=0 1 2}" "${TASK:=gsm8k}" "${RUNS:=$ROOT/runs/paper}"
 GRID_ARGS=()
 for arg in "$@"; do
@@ -22,4 +25,13 @@ grid_run() {  # grid_run <label> [VAR=value ...]
     env DRY_RUN_CONFIG="${DRY_RUN_CONFIG:-0}" "$@" SEED="$seed" RUN_DIR="$RUNS/$ABLATION/$TASK-$label-s$seed" \
       bash "$ROOT/experiments/$TASK/run.sh" "${GRID_ARGS[@]}"
   done
+}
+
+registry_grid() {  # every verl variant of this ablation, as the registry defines it
+  local lines label vars
+  lines="$("$PY" -m redit.registry verl-grid "$ABLATION")" || exit 2
+  while read -r label vars; do
+    # shellcheck disable=SC2086
+    grid_run "$label" $vars
+  done <<< "$lines"
 }

@@ -1,0 +1,202 @@
+"""Every experiment of the reproduction, defined once: name, title, question, variants, default seeds
+and steps, and the backends that run it.
+
+    python -m redit.registry                      # list every experiment with its title and grid
+    python -m redit.registry verl-grid variance   # the verl recipe variables of each variant (one line each)
+
+Everything else reads this module: the TRL sweep (`redit.sweep`), the verl ablation recipes
+(`experiments/ablations/<name>.sh` through `verl-grid`), `run_all.sh --help/--only` and the analysis
+table titles. Adding an experiment is one entry in `EXPERIMENTS`.
+
+A variant is written in the shared vocabulary of `redit.dither.DitherConfig` and `redit.algorithms`
+(algorithm, dist, sigma = the distribution's own parameter, schedule, scope, adaptive), so both
+backends can run it. Noise at a given *standard deviation* is written `noise(dist, std)`, which gets
+the distribution's parameter from `dither.matched_sigma` (uniform a = std·√3, Laplace b = std/√2) — the
+only place a matched σ is computed. Variants with `train` options (task difficulty, group size, ...)
+exist only on the TRL backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, replace
+
+from .dither import matched_sigma
+
+# Noise std of the main comparison (the DitherConfig default) and of the ablations (large enough to
+# reorder some 0/1 rewards within a group). The σ grid of the variance ablation is the paper's own.
+MAIN_NOISE_STD = 0.05
+ABLATION_NOISE_STD = 0.1
+SIGMA_GRID = (0.01, 0.05, 0.1, 0.3, 0.5)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One arm of an experiment. `train` holds extra `redit.train` options (TRL only)."""
+
+    algorithm: str = "grpo"
+    dist: str = "none"
+    sigma: float = 0.0
+    schedule: str = "constant"
+    sigma_end: float = 0.0
+    scope: str = "all"
+    adaptive: str = "none"
+    train: tuple[tuple[str, str], ...] = ()
+    backends: tuple[str, ...] = ("trl", "verl")
+
+    def with_train(self, **options) -> Variant:
+        return replace(self, train=self.train + tuple((k, str(v)) for k, v in options.items()),
+                       backends=tuple(b for b in self.backends if b == "trl"))
+
+    def train_args(self) -> list[str]:
+        """`redit.train` arguments of this variant (only what differs from its defaults)."""
+        args = []
+        for name, default in (("algorithm", "grpo"), ("dist", "none"), ("sigma", 0.0), ("schedule", "constant"),
+                              ("sigma_end", 0.0), ("scope", "all"), ("adaptive", "none")):
+            value = getattr(self, name)
+            if name == "dist" or value != default:  # --dist always: the method is visible in the command
+                args += [f"--{name.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else value]
+        for name, value in self.train:
+            args += [f"--{name.replace('_', '-')}", value]
+        return args
+
+    def verl_env(self) -> dict[str, str]:
+        """Variables of an experiments/<task>/run.sh recipe (experiments/common.sh) for this variant."""
+        if "verl" not in self.backends:
+            raise ValueError(f"variant {self} has no verl recipe")
+        env = {"ALGORITHM": self.algorithm, "METHOD": "grpo" if self.dist == "none" else f"redit-{self.dist}",
+               "SIGMA": f"{self.sigma:g}"}
+        if self.schedule != "constant":
+            env.update(SCHEDULE=self.schedule, SIGMA_END=f"{self.sigma_end:g}")
+        if self.scope != "all":
+            env["SCOPE"] = self.scope
+        if self.adaptive != "none":
+            env["ADAPTIVE"] = self.adaptive
+        return env
+
+
+def noise(dist: str, std: float, **fields) -> Variant:
+    """ReDit with `dist` noise of standard deviation `std` (σ from dither.matched_sigma)."""
+    return Variant(dist=dist, sigma=round(matched_sigma(dist, std), 6), **fields)
+
+
+GRPO = Variant()
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    question: str
+    variants: dict[str, Variant]
+    seeds: tuple[int, ...] = (0, 1, 2)  # tiny-scale defaults (run_all.sh --seeds/--steps override)
+    steps: int = 30
+    paper_tasks: tuple[str, ...] = ("gsm8k",)  # verl recipes at paper scale (GSM8K: the paper's Figure 1)
+    paper_seeds: tuple[int, ...] = (0, 1, 2)
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        return tuple(b for b in ("trl", "verl") if any(b in v.backends for v in self.variants.values()))
+
+    def variants_for(self, backend: str) -> dict[str, Variant]:
+        return {name: v for name, v in self.variants.items() if backend in v.backends}
+
+
+def _experiments(*experiments: Experiment) -> dict[str, Experiment]:
+    return {e.name: e for e in experiments}
+
+
+GAUSSIAN = noise("gaussian", ABLATION_NOISE_STD)
+EXPERIMENTS = _experiments(
+    Experiment(
+        "main", "Main results: GRPO vs GRPO + ReDit",
+        "Does ReDit (Gaussian or uniform noise, matched std 0.05) beat GRPO at equal steps, and reach "
+        "GRPO's final accuracy in fewer steps?",
+        {"grpo": GRPO, "redit-gaussian": noise("gaussian", MAIN_NOISE_STD), "redit-uniform": noise("uniform", MAIN_NOISE_STD)},
+        seeds=(0, 1, 2, 3, 4), steps=100, paper_tasks=("gsm8k", "math", "geo3k", "mbpp"), paper_seeds=(0, 1, 2, 3, 4)),
+    Experiment(
+        "baselines", "Baselines: each algorithm with and without ReDit",
+        "Does ReDit (Gaussian std 0.1) also help Dr.GRPO, DAPO, REINFORCE++ and REAL?",
+        {name: variant for algorithm in ("dr_grpo", "dapo", "reinforce_plus_plus", "real")
+         # REINFORCE++ exists in verl only (TRL 1.16 has no REINFORCE++ estimator)
+         for backends in [("verl",) if algorithm == "reinforce_plus_plus" else ("trl", "verl")]
+         for name, variant in ((algorithm, Variant(algorithm=algorithm, backends=backends)),
+                               (f"{algorithm}+redit-gaussian", replace(GAUSSIAN, algorithm=algorithm, backends=backends)))}),
+    Experiment(
+        "variance", "Variance ablation: final accuracy per noise scale",
+        "How does accuracy depend on the noise scale? σ is each distribution's own parameter, as in the "
+        "paper (Gaussian std, uniform half-width a = std·√3); figures plot against the std.",
+        {"grpo": GRPO, **{f"{d}-{s:g}": Variant(dist=d, sigma=s) for d in ("gaussian", "uniform") for s in SIGMA_GRID}}),
+    Experiment(
+        "distribution", "Distribution ablation: Gaussian / uniform / Laplace at matched noise std 0.1",
+        "Does the shape of the noise matter when its standard deviation is the same?",
+        {d: noise(d, ABLATION_NOISE_STD) for d in ("gaussian", "uniform", "laplace")}),
+    Experiment(
+        "schedule", "Schedule ablation: σ over training steps",
+        "Is decaying σ (to 0) better than constant σ, and is increasing it worse?",
+        {"constant": GAUSSIAN,
+         **{name: replace(GAUSSIAN, schedule=name, sigma_end=0.0) for name in ("linear", "cosine", "exponential", "step")},
+         "linear-increase": Variant(dist="gaussian", sigma=0.0, schedule="linear", sigma_end=ABLATION_NOISE_STD)}),
+    Experiment(
+        "scope", "Scope ablation: noise on all groups / only zero-variance groups / only mixed groups",
+        "Does ReDit act by rescuing saturated groups (zero_var) or by perturbing informative ones (mixed)?",
+        {"grpo": GRPO, **{scope: replace(GAUSSIAN, scope=scope) for scope in ("all", "zero_var", "mixed")}}),
+    Experiment(
+        "adaptive", "Adaptive σ: controlled each step toward a target flip rate / grad-norm band",
+        "Can a controller that sets σ from the batch's statistics replace a hand-tuned σ?",
+        {"grpo": GRPO, **{target: replace(noise("gaussian", MAIN_NOISE_STD), adaptive=target) for target in ("flip_rate", "grad_norm")}}),
+)
+
+
+def get(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}.")
+    return EXPERIMENTS[name]
+
+
+def titles() -> dict[str, str]:
+    return {name: e.title for name, e in EXPERIMENTS.items()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m redit.registry", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("list", help="every experiment, its title, backends and variants (default)")
+    sub.add_parser("names", help="experiment names, one line")
+    info = sub.add_parser("paper", help="paper-scale tasks and seeds of an experiment: PAPER_TASKS=... PAPER_SEEDS=...")
+    info.add_argument("experiment")
+    matched = sub.add_parser("matched-sigma", help="the sigma of DIST that gives noise std STD (dither.matched_sigma)")
+    matched.add_argument("dist")
+    matched.add_argument("std", type=float, nargs="?", default=MAIN_NOISE_STD)
+    grid = sub.add_parser("verl-grid", help="one line per verl variant: <variant> VAR=value ...")
+    grid.add_argument("experiment")
+    args = p.parse_args(argv)
+    try:
+        if args.command == "matched-sigma":
+            print(f"{noise(args.dist, args.std).sigma:g}")
+        elif args.command == "paper":
+            e = get(args.experiment)
+            print(f'PAPER_TASKS="{" ".join(e.paper_tasks)}" PAPER_SEEDS="{" ".join(map(str, e.paper_seeds))}"')
+        elif args.command == "names":
+            print(" ".join(EXPERIMENTS))
+        elif args.command == "verl-grid":
+            experiment = get(args.experiment)
+            variants = experiment.variants_for("verl")
+            if not variants:
+                raise ValueError(f"experiment {experiment.name!r} has no verl variants (TRL backend only: ./run_all.sh --only {experiment.name}).")
+            for name, variant in variants.items():
+                print(name, *(f"{k}={v}" for k, v in variant.verl_env().items()))
+        else:
+            for e in EXPERIMENTS.values():
+                print(f"{e.name:13s} {e.title}\n{'':13s} backends {', '.join(e.backends)}; tiny default "
+                      f"{len(e.seeds)} seeds x {e.steps} steps; variants: {', '.join(e.variants)}")
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
