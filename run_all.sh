@@ -42,6 +42,10 @@ USAGE
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --scale|--only|--seeds|--steps|--ablation-seeds|--ablation-steps|--jobs|--runs|--out|--launcher)
+      [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || { echo "error: $1 needs a value (see ./run_all.sh --help)" >&2; exit 2; } ;;
+  esac
+  case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
     --quick) QUICK=1; shift ;;
     --only) ONLY="${2//,/ }"; shift 2 ;;
@@ -61,6 +65,21 @@ case "$SCALE" in tiny|paper) ;; *) echo "error: --scale must be tiny or paper, g
 for e in $ONLY; do
   [[ " $EXPERIMENTS " == *" $e "* ]] || { echo "error: --only $e is not an experiment; choose from: $EXPERIMENTS" >&2; exit 2; }
 done
+for n in "$JOBS" ${STEPS:+"$STEPS"} ${ABL_STEPS:+"$ABL_STEPS"}; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "error: --jobs and --steps take a whole number >= 1, got '$n'" >&2; exit 2; }
+done
+for s in $SEEDS $ABL_SEEDS; do
+  [[ "$s" =~ ^[0-9]+$ ]] || { echo "error: --seeds takes whole numbers, e.g. --seeds \"0 1 2\"; got '$s'" >&2; exit 2; }
+done
+# A partial grid (other seeds/steps, or only some experiments) never writes over the committed
+# results/<scale>/: its runs and results go to <scale>-partial unless --runs/--out say otherwise.
+if (( ! QUICK )) && [[ -n "$SEEDS$STEPS$ABL_SEEDS$ABL_STEPS$ONLY" ]]; then
+  [[ -n "$SEEDS$STEPS$ABL_SEEDS$ABL_STEPS" ]] && RUNS="${RUNS:-runs/$SCALE-partial}"
+  if [[ -z "$OUT" ]]; then
+    OUT="results/$SCALE-partial"
+    echo "[run_all] partial grid: results go to $OUT (results/$SCALE holds the full default grid; pass --out to choose)"
+  fi
+fi
 if (( QUICK )); then
   SEEDS="${SEEDS:-0}"; STEPS="${STEPS:-5}"; RUNS="${RUNS:-runs/$SCALE-quick}"; OUT="${OUT:-results/$SCALE-quick}"
 fi
@@ -100,7 +119,7 @@ PY=.venv/bin/python
 start=$(date +%s)
 echo "[run_all] 1/3 tiny policy (SFT warm-up, cached in checkpoints/)"
 $PY -m redit.tiny_policy --threads "$JOBS"
-echo "[run_all] 2/3 training: $SELECTED -> $RUNS (seeds/steps: ${SEEDS:-each experiment's own}${STEPS:+, $STEPS steps})"
+echo "[run_all] 2/3 training: $SELECTED -> $RUNS (seeds: ${SEEDS:-registry defaults}; steps: ${STEPS:-registry defaults})"
 sweep_args=()
 [[ -n "$MAIN_SEEDS" ]] && sweep_args+=(--seeds $MAIN_SEEDS)
 [[ -n "$MAIN_STEPS" ]] && sweep_args+=(--steps "$MAIN_STEPS")

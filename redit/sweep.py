@@ -17,7 +17,9 @@ import argparse
 import json
 import math
 import multiprocessing
+import fcntl
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -90,8 +92,25 @@ def link_duplicates(jobs: list[Job]) -> list[Job]:
     return to_compute
 
 
-def _train_child(args: list[str], log_path: str) -> None:
+def _die_with_sweep(sweep_pid: int) -> None:
+    """End this run when the sweep process is gone (even after `kill -9`), so no orphan run keeps
+    writing into a folder that a rerun will reuse. Runs are forked from the forkserver, not from the
+    sweep, so the kernel's parent-death signal cannot see the sweep: a daemon thread polls it."""
+    import threading
+
+    def watch():
+        while _alive(sweep_pid):
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5.0)
+        os._exit(143)
+
+    threading.Thread(target=watch, name="die-with-sweep", daemon=True).start()
+
+
+def _train_child(args: list[str], log_path: str, sweep_pid: int) -> None:
     """Body of one run's process: output to its train.log, exit status from redit.train."""
+    _die_with_sweep(sweep_pid)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -105,6 +124,16 @@ def _train_child(args: list[str], log_path: str) -> None:
     sys.exit(code)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _process_context():
     """Fork each run from a server that already imported the training stack (Linux/macOS); plain
     spawn elsewhere. Thread counts are fixed before torch is imported there."""
@@ -112,7 +141,7 @@ def _process_context():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["redit.train", "redit.trl_backend", "redit.tiny_task", "trl.trainer.grpo_trainer"])
+    ctx.set_forkserver_preload(["redit._sweep_forkserver", "redit.train", "redit.trl_backend", "redit.tiny_task", "trl.trainer.grpo_trainer"])
     return ctx
 
 
@@ -136,7 +165,7 @@ def run_jobs(jobs: list[Job], n_parallel: int, poll: float = 10.0) -> int:
         while todo and len(running) < n_parallel:
             job = todo.pop(0)
             job.run_dir.mkdir(parents=True, exist_ok=True)
-            job.proc = ctx.Process(target=_train_child, args=([*job.args, "--threads", "1"], str(job.run_dir / "train.log")))
+            job.proc = ctx.Process(target=_train_child, args=([*job.args, "--threads", "1"], str(job.run_dir / "train.log"), os.getpid()))
             job.proc.start()
             job.started = time.time()
             running.append(job)
@@ -174,6 +203,10 @@ def main(argv=None) -> int:
     p.add_argument("--train-args", default="", help="extra arguments passed to every `redit.train` (quoted string)")
     p.add_argument("--list", action="store_true", help="print the runs of the grid and exit")
     args = p.parse_args(argv)
+    for name in ("jobs", "steps", "ablation_steps"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            print(f"error: --{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}.", file=sys.stderr)
+            return 2
     try:
         jobs = grid(args.runs, args.experiments, args.seeds, args.steps, args.train_args.split(),
                     args.ablation_seeds, args.ablation_steps)
@@ -185,8 +218,19 @@ def main(argv=None) -> int:
                          for j in jobs))
         return 0
     args.runs.mkdir(parents=True, exist_ok=True)
+    lock = open(args.runs / ".sweep.lock", "w")
+    try:  # one sweep per runs folder: a second one would train the same runs into the same files
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"error: another sweep is running on {args.runs}; wait for it, or use another --runs folder.", file=sys.stderr)
+        return 2
     (args.runs / "sweep.json").write_text(json.dumps({"jobs": [j.name for j in jobs], "args": vars(args)}, default=str, indent=2) + "\n")
-    return 1 if run_jobs(jobs, args.jobs) else 0
+    try:
+        return 1 if run_jobs(jobs, args.jobs) else 0
+    except KeyboardInterrupt:
+        print(f"\n[sweep] interrupted; finished runs are kept, unfinished ones restart: rerun the same command to continue.",
+              file=sys.stderr, flush=True)
+        return 130
 
 
 if __name__ == "__main__":

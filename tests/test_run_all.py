@@ -90,3 +90,38 @@ def test_a_run_repeated_across_experiments_is_computed_once_and_linked(tmp_path)
     (tmp_path / "scope" / "all-s0").unlink()
     (tmp_path / "scope" / "all-s0").mkdir()
     assert [j.name for j in sweep.link_duplicates(jobs) if j.name == "scope/all-s0"] == ["scope/all-s0"]
+
+
+def test_a_second_sweep_on_the_same_runs_folder_stops_with_one_line(tmp_path):
+    import fcntl
+
+    tmp_path.mkdir(exist_ok=True)
+    with open(tmp_path / ".sweep.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        proc = subprocess.run([str(REPO / ".venv/bin/python"), "-m", "redit.sweep", "--runs", str(tmp_path), "--seeds", "0",
+                               "--steps", "2"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "another sweep is running" in proc.stderr
+    assert not (tmp_path / "grpo-s0").exists()
+
+
+@pytest.mark.slow
+def test_killing_the_sweep_ends_its_runs(tmp_path):
+    """kill -9 of the sweep: its runs and forkserver stop, the unfinished run is not marked done."""
+    import os
+    import signal
+    import time
+
+    sweep = subprocess.Popen([str(REPO / ".venv/bin/python"), "-m", "redit.sweep", "--runs", str(tmp_path), "--seeds", "0",
+                              "--steps", "500", "--jobs", "1"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "grpo-s0" / "metrics.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (metrics.is_file() and metrics.read_text().count("\n") >= 2):
+        time.sleep(0.5)
+    assert metrics.is_file(), "the run never started"
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+    time.sleep(4)  # the runs poll the sweep once a second
+    lines = metrics.read_text().count("\n")
+    time.sleep(3)
+    assert metrics.read_text().count("\n") == lines  # nobody writes any more
+    assert not (tmp_path / "grpo-s0" / "done.json").exists()
