@@ -86,7 +86,7 @@ class SandboxResult:
 # Plain source, run by `python -I -S` inside the sandbox; needs nothing from this package.
 # fd 0: requests from the judge, fd 1: answers to the judge; the program's prints go to stderr.
 CHILD = r'''
-import collections as _c, json as _json, os as _os, sys as _sys
+import builtins as _bi, collections as _c, json as _json, os as _os, sys as _sys
 _rin = _os.fdopen(_os.dup(0), "rb"); _rout = _os.fdopen(_os.dup(1), "wb")
 _null = _os.open(_os.devnull, _os.O_RDONLY); _os.dup2(_null, 0); _os.dup2(2, 1)
 _OBJ = {}
@@ -113,6 +113,7 @@ def _dec(v):
     tag = v[0]
     if tag == "h": return _OBJ[v[1]]
     if tag == "g": return _NS[v[1]]
+    if tag == "B": return getattr(_bi, v[1])
     if tag == "n": return None
     if tag in "tF": return tag == "t"
     if tag == "i": return int(v[1], 16)
@@ -122,7 +123,7 @@ def _dec(v):
     if tag == "b": return bytes.fromhex(v[1])
     seq = {"l": list, "u": tuple, "S": set, "z": frozenset, "q": _c.deque}
     if tag in seq: return seq[tag](_dec(e) for e in v[1])
-    maps = {"d": dict, "C": _c.Counter, "O": _c.OrderedDict, "D": dict}
+    maps = {"d": dict, "C": lambda kv: _c.Counter(dict(kv)), "O": _c.OrderedDict, "D": dict}
     return maps[tag]((_dec(k), _dec(e)) for k, e in v[1])
 
 _NS = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -196,10 +197,14 @@ class _Remote:
     def __repr__(self): return "<program object>"
     __hash__ = object.__hash__
 
+_BUILTIN_IDS = {id(v): k for k, v in vars(_b).items() if callable(v) and not k.startswith("_")}
+
 def _enc(x, depth=0):
     t = type(x)
     if depth > 200: raise ValueError("argument nested too deeply")
     if t is _Remote: return x._ref
+    if _BUILTIN_IDS.get(id(x)) is not None and getattr(_b, _BUILTIN_IDS[id(x)]) is x:
+        return ["B", _BUILTIN_IDS[id(x)]]  # int, str, len, ... (MBPP passes types as arguments)
     if x is None: return ["n"]
     if t is bool: return ["t" if x else "F"]
     if t is int: return ["i", hex(x)]
@@ -214,7 +219,8 @@ def _enc(x, depth=0):
     raise TypeError(f"sandbox: cannot pass a {t.__name__} to the program")
 
 _SEQ = {"l": list, "u": tuple, "S": set, "z": frozenset, "q": _c.deque}
-_MAP = {"d": dict, "C": _c.Counter, "O": _c.OrderedDict, "D": lambda items: _c.defaultdict(None, items)}
+_MAP = {"d": dict, "C": lambda items: _c.Counter(dict(items)), "O": _c.OrderedDict,
+        "D": lambda items: _c.defaultdict(None, items)}
 
 def _dec(v, depth=0):
     # Strict: only these tags, only these types; anything malformed raises (and the test fails).
@@ -274,12 +280,14 @@ _os._exit(0)
 '''
 
 
-def split_names(tests: str, setup: str = "", context: str = "", calls=()) -> tuple[list[str], list[str]]:
+def split_names(tests: str, setup: str = "", context: str = "", calls=(), program: str = "") -> tuple[list[str], list[str]]:
     """(names the program must provide, stdlib modules the judge imports) for these tests.
 
     A free name of the tests/setup that they do not bind is the program's, unless it is a builtin,
     a name the trusted `context` binds, or a standard-library module. `calls` are always the
-    program's (HumanEval's entry point, which the prompt in `context` also defines)."""
+    program's (HumanEval's entry point, which the prompt in `context` also defines). A builtin name
+    the program redefines is the program's only when the tests use no other program name (MBPP's
+    `def sum(a, b)` is the function under test; a program's `abs` next to its `add` is not)."""
     bound, used = set(), set()
     for src in (setup, tests):
         for node in ast.walk(ast.parse(src)):
@@ -305,8 +313,18 @@ def split_names(tests: str, setup: str = "", context: str = "", calls=()) -> tup
                     context_bound.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
     free = used - bound - set(dir(builtins))
     modules = sorted(n for n in free if n in sys.stdlib_module_names and n not in calls)
-    remote = sorted((free - set(modules) - context_bound) | set(calls))
-    return remote, modules
+    remote = (free - set(modules) - context_bound) | set(calls)
+    if not remote and program:
+        remote = (used - bound) & set(dir(builtins)) & _top_level_defs(program)
+    return sorted(remote), modules
+
+
+def _top_level_defs(program: str) -> set[str]:
+    try:
+        body = ast.parse(program).body
+    except (SyntaxError, ValueError):
+        return set()
+    return {n.name for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
 # ----------------------------------------------------------------- isolation modes
@@ -455,7 +473,7 @@ def run_tests(program: str, tests: list[str] | str, setup: str = "", timeout: fl
         raise SandboxUnavailable(f"isolation {isolation!r} does not work here; {FIX}")
     tests_src = tests if isinstance(tests, str) else "\n".join(tests)
     try:
-        remote, modules = split_names(tests_src, setup, context, calls)
+        remote, modules = split_names(tests_src, setup, context, calls, program)
     except SyntaxError as e:
         raise ValueError(f"the tests are not valid Python: {e}") from None
     python = child_python()
