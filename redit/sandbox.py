@@ -370,7 +370,7 @@ def child_python() -> str | None:
 
 
 def _bwrap_cmd(workdir: str, python: str) -> list[str]:
-    cmd = [_PROBED["bwrap_path"], "--unshare-all", "--die-with-parent", "--new-session"]
+    cmd = [_PROBED["bwrap_path"], "--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1"]
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"):
         if os.path.islink(top):
             cmd += ["--symlink", os.readlink(top), top]
@@ -380,7 +380,7 @@ def _bwrap_cmd(workdir: str, python: str) -> list[str]:
     if not prefix.startswith("/usr/"):
         cmd += ["--ro-bind", prefix, prefix]
     cmd += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--proc", "/proc", "--dev", "/dev",
-            "--tmpfs", "/tmp", "--bind", workdir, workdir, "--chdir", workdir]
+            "--tmpfs", "/tmp", "--bind", workdir, "/sandbox", "--chdir", "/sandbox"]
     return cmd + [python, "-I", "-S", "-B", "-c", CHILD]
 
 
