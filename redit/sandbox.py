@@ -33,15 +33,20 @@ function (a lambda) to the program; the program runs on the sandbox's interprete
 different patch release of the same Python than the caller's; side channels, CPU contention between
 concurrent sandboxes and kernel exploits are out of scope.
 
-Isolation (`isolation_default()` picks the first that works; `run_tests` refuses to run without one):
+Isolation (`isolation_default()` picks the first that works, or REDIT_SANDBOX=bwrap|unshare;
+`run_tests` refuses to run without one):
 * `bwrap`: bubblewrap, found by absolute path (PATH, then the usual install dirs), with new user,
   PID, network, IPC, UTS and cgroup namespaces, a file system holding only /usr (+ the /bin, /lib
-  links), the interpreter's prefix, a fresh /proc and /dev, a private /tmp and the work dir; dies with
-  its parent. When the caller is root, bubblewrap itself runs as `nobody` so RLIMIT_NPROC holds.
+  links), the interpreter's prefix, a fresh /proc and /dev, a private /tmp and the work dir (at
+  /sandbox); the program is PID 1 of its namespace (`--as-pid-1`) and dies with its parent. When the
+  caller is root, bubblewrap itself runs as `nobody` (so RLIMIT_NPROC holds and no file is accessed
+  with root's rights), with a system python3 when the caller's interpreter is under a mode-700 home.
 * `unshare`: (root only) util-linux `unshare` gives new PID (with a fresh /proc), mount, network, IPC
   and UTS namespaces; private tmpfs over every writable or private place (/tmp, /var, /run, /home,
   /root, /dev/shm, ...); then `setpriv` drops to `nobody` with no capabilities and no_new_privs.
   /etc/shadow stays unreadable (mode 640), the caller's environment is not inherited.
+The judge is not sandboxed (it runs only the dataset's tests, as the caller, with the same rlimits, a
+clean environment and its own temporary directory, which the program cannot see).
 Both: setrlimit on CPU, address space, file size, open files, processes and core dumps; a wall-clock
 timeout; the whole PID namespace dies when the program process ends, so nothing outlives a test.
 """
@@ -432,6 +437,12 @@ def available_isolations() -> list[str]:
 
 
 def isolation_default() -> str | None:
+    """REDIT_SANDBOX=bwrap|unshare picks a mode (it must work); else the first that works."""
+    chosen = os.environ.get("REDIT_SANDBOX")
+    if chosen:
+        if chosen not in ("bwrap", "unshare"):
+            raise SandboxUnavailable(f"REDIT_SANDBOX must be 'bwrap' or 'unshare'; got {chosen!r}")
+        return chosen if _probe(chosen) else None
     modes = available_isolations()
     return modes[0] if modes else None
 
