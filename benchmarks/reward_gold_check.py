@@ -1,6 +1,7 @@
 """Score every gold solution of the offline benchmarks against its own reference, and a wrong answer.
 
     .venv/bin/python benchmarks/reward_gold_check.py [--tasks gsm8k math mbpp humaneval geo3k] [--data-dir DIR]
+    REDIT_SANDBOX=unshare .venv/bin/python benchmarks/reward_gold_check.py --tasks mbpp humaneval  # one sandbox mode
 
 Prints, per task: gold pass rate, the misses, how many corrupted answers scored 0, and wall time
 (for code tasks also sandboxed programs per second on this machine).
@@ -62,6 +63,10 @@ def main(argv=None):
     p.add_argument("--data-dir", default=None)
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args(argv)
+    if {"mbpp", "humaneval"} & set(args.tasks):
+        from redit.sandbox import require_sandbox
+
+        print(f"code sandbox: {require_sandbox()}")
     for task in args.tasks:
         r = check(task, args.data_dir, args.workers)
         extra = f"  {r['programs_per_s']:.1f} sandboxed programs/s" if task in ("mbpp", "humaneval") else ""

@@ -210,7 +210,9 @@ def humaneval_correct(response: str, reference, timeout: float = 10.0) -> float:
     if not re.search(rf"def\s+{re.escape(entry)}\s*\(", code):
         code = reference.get("prompt", "") + code
     tests = reference["test"] + f"\ncheck({entry})\n"
-    return float(run_tests(code, tests, timeout=timeout).passed)
+    # The prompt runs on the judge's side too (trusted helpers such as HumanEval/32's `poly`, which
+    # `check` uses); only the entry point is taken from the program.
+    return float(run_tests(code, tests, timeout=timeout, context=reference.get("prompt", ""), calls=(entry,)).passed)
 
 
 SCORERS = {

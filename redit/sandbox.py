@@ -3,37 +3,60 @@
     >>> run_tests("def add(a, b):\\n    return a + b", ["assert add(1, 2) == 3"]).passed
     True
 
-Layers (each one alone stops the common attacks; together they cover each other's gaps):
-1. **Process isolation.** A fresh child process in its own session (process group) with a clean
-   environment (no secrets: only PATH/LANG), a fresh temporary working directory; stdin carries only the pass token.
-   With bubblewrap (`bwrap`, Debian package `bubblewrap`) the child also gets its own network,
-   PID, IPC and UTS namespaces, a read-only view of the file system with only its temp dir
-   writable, and dies with its parent. Without bwrap, when running as root the child drops to the
-   `nobody` user (so root-owned files are read-only to it and RLIMIT_NPROC is enforced).
-2. **Resource limits** (setrlimit): CPU seconds, address space, file size, open files, processes,
-   no core dumps; a wall-clock timeout kills the whole process group; stdout/stderr are capped.
-3. **An audit hook inside the child** (PEP 578, cannot be removed once installed) refuses sockets,
-   subprocesses/fork/exec, signals to other processes, ctypes, and writes/deletes outside the temp
-   dir — this is what keeps the host safe when neither bwrap nor a non-root user is available.
-4. **An honest verdict.** Tests are run by a harness after the program, in a namespace with
-   pristine builtins (a program that rebinds `len` or `builtins.len` cannot change what the tests
-   see); every `==`/`!=` in a test is checked by a strict comparator that refuses objects of
-   user-defined types (an `__eq__` that always answers True scores 0); and a pass requires the
-   harness's end-of-tests marker, carrying a per-run random token, on stdout plus exit status 0
-   (`sys.exit(0)` or `os._exit(0)` before the tests run scores 0).
+Design: two processes per evaluation, and the verdict is never decided where model code runs.
 
-Not protected against: a program that deliberately walks frames (`f_back` from its own frame) into
-the harness to read the token and forge the marker (it runs in the same interpreter; direct
-`sys._getframe(n)` onto a harness frame and gc introspection are refused, but not every path is), kernel exploits, and — without bwrap — reading
-world-readable files (the audit hook blocks writes and network, not reads). Side channels and CPU
-contention between concurrent sandboxes are out of scope.
+* **The program process** (untrusted) runs the model's program inside an OS sandbox, then serves
+  requests on a pipe: "call `name`/object with these arguments", "get/set this attribute", "list /
+  len / index this object". It answers with the *outputs* only, serialized as tagged JSON of plain
+  data (None, bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset, Counter,
+  OrderedDict, defaultdict, deque); any other object stays in the program process and travels as an
+  opaque handle. It never sees the tests, the expected values or the verdict.
+* **The judge process** (trusted: it runs only the dataset's test code, e.g. MBPP's `test_list` and
+  `test_setup_code`, or HumanEval's prompt, `check` and `check(entry_point)`) runs the tests with
+  every name the program was meant to define bound to a proxy for the program process. It decodes
+  answers with a strict decoder that can only build the plain types above from its own classes, so
+  `==`, `math.isclose`, `sorted`, ... are the real ones. A proxy's truth value and ordering are
+  refused (TypeError) and `==` on it is identity, so a non-plain object cannot answer a check. Names
+  the tests use that are standard-library modules (`math`, `re`, ...) are imported by the judge
+  itself, never taken from the program. The judge prints the verdict to its own stdout, which the
+  program process cannot reach; the parent reads it there.
+
+Guarantees: a pass means the judge ran every test to the end and each check held on values the
+program process returned for the tests' inputs. Rebinding checkers, patching `__eq__`, printing
+markers, exiting early, introspecting frames or memory, or killing the judge cannot produce a pass
+(the judge runs as a different user / outside the sandbox's PID namespace, and a judge that dies or
+times out is a fail).
+Not guaranteed: that the tests are strong (a test that compares two program outputs with each other,
+or only calls the program, is as weak here as anywhere); tests that rely on the program mutating an
+argument in place fail (arguments are copied across the pipe), as do tests that pass a judge-side
+function (a lambda) to the program; the program runs on the sandbox's interpreter, which can be a
+different patch release of the same Python than the caller's; side channels, CPU contention between
+concurrent sandboxes and kernel exploits are out of scope.
+
+Isolation (`isolation_default()` picks the first that works, or REDIT_SANDBOX=bwrap|unshare;
+`run_tests` refuses to run without one):
+* `bwrap`: bubblewrap, found by absolute path (PATH, then the usual install dirs), with new user,
+  PID, network, IPC, UTS and cgroup namespaces, a file system holding only /usr (+ the /bin, /lib
+  links), the interpreter's prefix, a fresh /proc and /dev, a private /tmp and the work dir (at
+  /sandbox); the program is PID 1 of its namespace (`--as-pid-1`) and dies with its parent. When the
+  caller is root, bubblewrap itself runs as `nobody` (so RLIMIT_NPROC holds and no file is accessed
+  with root's rights), with a system python3 when the caller's interpreter is under a mode-700 home.
+* `unshare`: (root only) util-linux `unshare` gives new PID (with a fresh /proc), mount, network, IPC
+  and UTS namespaces; private tmpfs over every writable or private place (/tmp, /var, /run, /home,
+  /root, /dev/shm, ...); then `setpriv` drops to `nobody` with no capabilities and no_new_privs.
+  /etc/shadow stays unreadable (mode 640), the caller's environment is not inherited.
+The judge is not sandboxed (it runs only the dataset's tests, as the caller, with the same rlimits, a
+clean environment and its own temporary directory, which the program cannot see).
+Both: setrlimit on CPU, address space, file size, open files, processes and core dumps; a wall-clock
+timeout; the whole PID namespace dies when the program process ends, so nothing outlives a test.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -44,159 +67,395 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_OUTPUT = 64 * 1024  # bytes of stdout/stderr kept
+MAX_MESSAGE = 8 << 20  # bytes in one answer from the program process
+NOBODY = 65534
+FIX = ("code rewards need a sandbox and none works here: install bubblewrap (apt-get install bubblewrap), "
+       "or run as root with util-linux's unshare and setpriv")
+
+
+class SandboxUnavailable(RuntimeError):
+    """No isolation mode works on this machine; the message is one line naming the fix."""
 
 
 @dataclass
 class SandboxResult:
     passed: bool
     status: str  # passed | failed | timeout | error
-    returncode: int | None
+    returncode: int | None  # the judge's exit status
     seconds: float
-    stdout: str
+    stdout: str  # the judge's report (+ the program's own stdout, which goes to stderr)
     stderr: str
 
 
-# The harness runs inside the child. It is plain source so that the child needs nothing from this
-# package. Placeholders: __WORKDIR__, the program and the tests (as JSON strings).
-HARNESS = r'''
-import builtins as _b, json as _json, os as _os, sys as _sys, ast as _ast
+# ----------------------------------------------------------------- the program process (untrusted)
+# Plain source, run by `python -I -S` inside the sandbox; needs nothing from this package.
+# fd 0: requests from the judge, fd 1: answers to the judge; the program's prints go to stderr.
+CHILD = r'''
+import builtins as _bi, collections as _c, json as _json, os as _os, sys as _sys
+_rin = _os.fdopen(_os.dup(0), "rb"); _rout = _os.fdopen(_os.dup(1), "wb")
+_null = _os.open(_os.devnull, _os.O_RDONLY); _os.dup2(_null, 0); _os.dup2(2, 1)
+_OBJ = {}
+_SEQ = {list: "l", tuple: "u", set: "S", frozenset: "z", _c.deque: "q"}
+_MAP = {dict: "d", _c.Counter: "C", _c.OrderedDict: "O", _c.defaultdict: "D"}
 
-_WORKDIR = _os.path.realpath(__WORKDIR__)
+def _enc(x, depth=0):
+    t = type(x)
+    if depth > 200:
+        raise ValueError("value nested too deeply")
+    if x is None: return ["n"]
+    if t is bool: return ["t" if x else "F"]
+    if t is int: return ["i", hex(x)]
+    if t is float: return ["f", x.hex()]
+    if t is complex: return ["c", x.real.hex(), x.imag.hex()]
+    if t is str: return ["s", x]
+    if t is bytes: return ["b", x.hex()]
+    if t in _SEQ: return [_SEQ[t], [_enc(v, depth + 1) for v in x]]
+    if t in _MAP: return [_MAP[t], [[_enc(k, depth + 1), _enc(v, depth + 1)] for k, v in dict.items(x)]]
+    _OBJ[id(x)] = x
+    return ["h", id(x)]
 
-def _inside(path):
-    if isinstance(path, int):  # an already-open descriptor
-        return True
+def _dec(v):
+    tag = v[0]
+    if tag == "h": return _OBJ[v[1]]
+    if tag == "g": return _NS[v[1]]
+    if tag == "B": return getattr(_bi, v[1])
+    if tag == "n": return None
+    if tag in "tF": return tag == "t"
+    if tag == "i": return int(v[1], 16)
+    if tag == "f": return float.fromhex(v[1])
+    if tag == "c": return complex(float.fromhex(v[1]), float.fromhex(v[2]))
+    if tag == "s": return v[1]
+    if tag == "b": return bytes.fromhex(v[1])
+    seq = {"l": list, "u": tuple, "S": set, "z": frozenset, "q": _c.deque}
+    if tag in seq: return seq[tag](_dec(e) for e in v[1])
+    maps = {"d": dict, "C": lambda kv: _c.Counter(dict(kv)), "O": _c.OrderedDict, "D": dict}
+    return maps[tag]((_dec(k), _dec(e)) for k, e in v[1])
+
+_NS = {"__name__": "__main__", "__builtins__": __builtins__}
+_LOAD_ERROR = None
+try:
+    exec(compile(open("program.py", encoding="utf-8").read(), "<program>", "exec"), _NS)
+except BaseException as e:  # noqa: the program may raise anything, SystemExit included
+    _LOAD_ERROR = ["RuntimeError", "the program raised " + type(e).__name__ + ": " + str(e)[:500]]
+
+def _serve(req):
+    if _LOAD_ERROR:
+        return {"e": _LOAD_ERROR}
+    op, ref = req["op"], _dec(req["ref"])
+    if op == "call":
+        out = ref(*[_dec(a) for a in req["args"]], **{k: _dec(a) for k, a in req["kwargs"].items()})
+    elif op == "get":
+        out = ref
+    elif op == "getattr":
+        out = getattr(ref, req["name"])
+    elif op == "setattr":
+        setattr(ref, req["name"], _dec(req["value"])); out = None
+    elif op == "list":
+        out = list(ref)
+    elif op == "len":
+        out = len(ref)
+    elif op == "getitem":
+        out = ref[_dec(req["key"])]
+    else:
+        raise ValueError(op)
+    return {"v": _enc(out)}
+
+for _line in _rin:
     try:
-        p = _os.path.realpath(_os.fsdecode(path))
-    except Exception:
-        return False
-    return p == _WORKDIR or p.startswith(_WORKDIR + _os.sep)
+        _ans = _serve(_json.loads(_line))
+    except BaseException as e:  # noqa: report, keep serving
+        _ans = {"e": [type(e).__name__, str(e)[:500]]}
+    try:
+        _data = _json.dumps(_ans)
+    except BaseException as e:  # noqa
+        _data = _json.dumps({"e": [type(e).__name__, str(e)[:500]]})
+    _rout.write(_data.encode() + b"\n"); _rout.flush()
+'''
 
-_BLOCKED_PREFIXES = ("socket.", "subprocess.", "os.exec", "os.posix_spawn", "os.spawn", "ctypes.", "pty.")
-_HARNESS_FILE = __file__
-_BLOCKED = {"sys._current_frames", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-            "os.fork", "os.forkpty", "os.system", "os.kill", "os.killpg", "signal.pthread_kill",
-            "os.putenv", "os.unsetenv", "sys.remote_exec", "os.chmod", "os.chown", "os.link", "os.symlink", "os.truncate"}
-_PATH_EVENTS = {"os.remove", "os.rmdir", "os.rename", "os.mkdir", "shutil.rmtree", "shutil.move", "shutil.copyfile"}
+# ----------------------------------------------------------------- the judge process (trusted)
+# Runs the dataset's tests; only plain data and opaque handles come back from the program.
+# fd 0: answers from the program process; REQ_FD: requests to it; stdout: the verdict.
+JUDGE = r'''
+import builtins as _b, collections as _c, importlib as _il, json as _json, os as _os, sys as _sys
+_CFG = _json.loads(open(_sys.argv[1], encoding="utf-8").read())
+_rin = _os.fdopen(0, "rb"); _rout = _os.fdopen(_CFG["req_fd"], "wb")
+_MAX = _CFG["max_message"]
 
-def _audit(event, args):
-    if event in _BLOCKED or event.startswith(_BLOCKED_PREFIXES):
-        raise PermissionError(f"sandbox: {event} is not allowed")
-    if event == "sys._getframe" and args[0].f_code.co_filename == _HARNESS_FILE:
-        raise PermissionError("sandbox: the harness's frames are off limits")  # typing etc. may still use _getframe
-    if event == "open":
-        path, mode, flags = args
-        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or ((flags or 0) & (_os.O_WRONLY | _os.O_RDWR | _os.O_CREAT | _os.O_TRUNC))
-        if writing and not _inside(path):
-            raise PermissionError(f"sandbox: writing {path!r} is not allowed")
-    elif event in _PATH_EVENTS:
-        for path in args[:2]:
-            if isinstance(path, (str, bytes, _os.PathLike)) and not _inside(path):
-                raise PermissionError(f"sandbox: {event} outside the work dir is not allowed")
+class _Remote:
+    """An object living in the program process. No truth value, no ordering, == is identity."""
+    __slots__ = ("_ref",)
+    def __init__(self, ref): object.__setattr__(self, "_ref", ref)
+    def __call__(self, *args, **kwargs):
+        return _ask({"op": "call", "ref": self._ref, "args": [_enc(a) for a in args],
+                     "kwargs": {k: _enc(v) for k, v in kwargs.items()}})
+    def __getattr__(self, name):
+        if name.startswith("__"): raise AttributeError(name)
+        return _ask({"op": "getattr", "ref": self._ref, "name": name})
+    def __setattr__(self, name, value): _ask({"op": "setattr", "ref": self._ref, "name": name, "value": _enc(value)})
+    def __iter__(self): return iter(_ask({"op": "list", "ref": self._ref}))
+    def __len__(self):
+        n = _ask({"op": "len", "ref": self._ref})
+        if type(n) is not int: raise TypeError("len() of a program object is not an int")
+        return n
+    def __getitem__(self, key): return _ask({"op": "getitem", "ref": self._ref, "key": _enc(key)})
+    def __bool__(self): raise TypeError("sandbox: the truth value of a program object is not trusted")
+    def __repr__(self): return "<program object>"
+    __hash__ = object.__hash__
 
-import collections as _collections
-_PLAIN = (int, float, complex, str, bytes, bool, type(None), list, tuple, dict, set, frozenset,
-          _collections.Counter, _collections.defaultdict, _collections.OrderedDict, _collections.deque)
-# The comparison methods as they were before the program ran: a program that patches
-# Counter.__eq__ (a pure-Python method) is caught by the identity check in _plain.
-_EQ = {t: t.__eq__ for t in _PLAIN}
-_type, _isinstance, _all, _len, _zip = type, isinstance, all, len, zip
-_DICTS = (dict, _collections.Counter, _collections.defaultdict, _collections.OrderedDict)
+_BUILTIN_IDS = {id(v): k for k, v in vars(_b).items() if callable(v) and not k.startswith("_")}
 
-def _plain(x, depth=0):
-    t = _type(x)
-    if t not in _EQ or t.__eq__ is not _EQ[t] or depth > 50:
-        return False
-    if t in _DICTS:
-        return _all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in dict.items(x))
-    if t in (list, tuple, set, frozenset, _collections.deque):
-        return _all(_plain(v, depth + 1) for v in x)
-    return True
+def _enc(x, depth=0):
+    t = type(x)
+    if depth > 200: raise ValueError("argument nested too deeply")
+    if t is _Remote: return x._ref
+    if _BUILTIN_IDS.get(id(x)) is not None and getattr(_b, _BUILTIN_IDS[id(x)]) is x:
+        return ["B", _BUILTIN_IDS[id(x)]]  # int, str, len, ... (MBPP passes types as arguments)
+    if x is None: return ["n"]
+    if t is bool: return ["t" if x else "F"]
+    if t is int: return ["i", hex(x)]
+    if t is float: return ["f", x.hex()]
+    if t is complex: return ["c", x.real.hex(), x.imag.hex()]
+    if t is str: return ["s", x]
+    if t is bytes: return ["b", x.hex()]
+    for typ, tag in ((list, "l"), (tuple, "u"), (set, "S"), (frozenset, "z"), (_c.deque, "q")):
+        if t is typ: return [tag, [_enc(v, depth + 1) for v in x]]
+    for typ, tag in ((dict, "d"), (_c.Counter, "C"), (_c.OrderedDict, "O"), (_c.defaultdict, "d")):
+        if t is typ: return [tag, [[_enc(k, depth + 1), _enc(v, depth + 1)] for k, v in dict.items(x)]]
+    raise TypeError(f"sandbox: cannot pass a {t.__name__} to the program")
 
-def _strict_eq(a, b):
-    if not (_plain(a) and _plain(b)):
-        raise AssertionError(f"sandbox: refusing to compare objects of type {_type(a).__name__} / {_type(b).__name__}")
-    return a == b
+_SEQ = {"l": list, "u": tuple, "S": set, "z": frozenset, "q": _c.deque}
+_MAP = {"d": dict, "C": lambda items: _c.Counter(dict(items)), "O": _c.OrderedDict,
+        "D": lambda items: _c.defaultdict(None, items)}
 
-class _Strict(_ast.NodeTransformer):
-    """a == b -> _strict_eq(a, b); a != b -> not _strict_eq(a, b) (chains split pairwise)."""
-    def visit_Compare(self, node):
-        self.generic_visit(node)
-        if not any(_isinstance(op, (_ast.Eq, _ast.NotEq)) for op in node.ops):
-            return node
-        parts, left = [], node.left
-        for op, right in _zip(node.ops, node.comparators):
-            if _isinstance(op, (_ast.Eq, _ast.NotEq)):
-                call = _ast.Call(_ast.Name("_strict_eq", _ast.Load()), [left, right], [])
-                parts.append(call if _isinstance(op, _ast.Eq) else _ast.UnaryOp(_ast.Not(), call))
-            else:
-                parts.append(_ast.Compare(left, [op], [right]))
-            left = right
-        return parts[0] if _len(parts) == 1 else _ast.BoolOp(_ast.And(), parts)
+def _dec(v, depth=0):
+    # Strict: only these tags, only these types; anything malformed raises (and the test fails).
+    if type(v) is not list or not v or depth > 200: raise ValueError("malformed answer")
+    tag, n = v[0], len(v)
+    if tag == "h" and n == 2 and type(v[1]) is int: return _Remote(["h", v[1]])
+    if tag == "n" and n == 1: return None
+    if tag in ("t", "F") and n == 1: return tag == "t"
+    if n == 2 and type(v[1]) is str:
+        if tag == "i": return int(v[1], 16)
+        if tag == "f": return float.fromhex(v[1])
+        if tag == "s": return v[1]
+        if tag == "b": return bytes.fromhex(v[1])
+    if tag == "c" and n == 3 and type(v[1]) is str and type(v[2]) is str:
+        return complex(float.fromhex(v[1]), float.fromhex(v[2]))
+    if n == 2 and type(v[1]) is list:
+        if tag in _SEQ: return _SEQ[tag](_dec(e, depth + 1) for e in v[1])
+        if tag in _MAP:
+            items = []
+            for kv in v[1]:
+                if type(kv) is not list or len(kv) != 2: raise ValueError("malformed answer")
+                items.append((_dec(kv[0], depth + 1), _dec(kv[1], depth + 1)))
+            return _MAP[tag](items)
+    raise ValueError("malformed answer")
+
+def _ask(req):
+    _rout.write(_json.dumps(req).encode() + b"\n"); _rout.flush()
+    line = _rin.readline(_MAX)
+    if not line.endswith(b"\n"): raise RuntimeError("the program process stopped answering")
+    ans = _json.loads(line)
+    if type(ans) is not dict: raise ValueError("malformed answer")
+    if "e" in ans:
+        name, msg = str(ans["e"][0]), str(ans["e"][1])
+        exc = getattr(_b, name, None)
+        if not (isinstance(exc, type) and issubclass(exc, Exception)): exc = RuntimeError
+        raise exc(f"(in the program) {msg}")
+    return _dec(ans["v"])
 
 def _main():
-    # The pass token arrives on stdin and lives only in this frame: it is not in the script file
-    # or in any module's globals, and frame/gc introspection is refused by the audit hook.
-    token = _sys.stdin.readline().strip()
-    _sys.stdin.close()
-    pristine = dict(_b.__dict__)
-    tests = compile(_ast.fix_missing_locations(_Strict().visit(_ast.parse(__TESTS__))), "<tests>", "exec")
-    program = compile(__PROGRAM__, "<program>", "exec")
-    write, flush, real_exit = _sys.__stdout__.write, _sys.__stdout__.flush, _os._exit
-    _sys.addaudithook(_audit)
-    _os.chdir(_WORKDIR)
-    ns = {"__name__": "__main__", "__builtins__": _b}
-    exec(program, ns)
-    # Undo anything the program did to builtins, and hide its names that shadow builtins from the tests.
-    _b.__dict__.clear(); _b.__dict__.update(pristine)
-    test_ns = {k: v for k, v in ns.items() if k not in pristine and k != "__builtins__"}
-    test_ns.update({"__builtins__": dict(pristine), "__name__": "__main__", "_strict_eq": _strict_eq})
-    exec(tests, test_ns)
-    write("\n" + token + "\n")
-    flush()
-    real_exit(0)
+    g = {"__name__": "__main__", "__builtins__": _b}
+    for mod in _CFG["modules"]:
+        g[mod] = _il.import_module(mod)
+    if _CFG["context"]:
+        exec(compile(_CFG["context"], "<context>", "exec"), g)
+    for name in _CFG["remote"]:
+        g[name] = _Remote(["g", name])
+    exec(compile(_CFG["setup"], "<setup>", "exec"), g)
+    exec(compile(_CFG["tests"], "<tests>", "exec"), g)
 
-_main()
+try:
+    _main()
+except BaseException as e:  # noqa: any failure is a fail, with its reason
+    _sys.stdout.write("\nFAIL " + type(e).__name__ + ": " + str(e)[:1000] + "\n"); _sys.stdout.flush()
+    _os._exit(1)
+_sys.stdout.write("\nPASS\n"); _sys.stdout.flush()
+_os._exit(0)
 '''
 
 
-def _bwrap_available() -> bool:
-    path = shutil.which("bwrap")
-    if not path:
-        return False
+def split_names(tests: str, setup: str = "", context: str = "", calls=(), program: str = "") -> tuple[list[str], list[str]]:
+    """(names the program must provide, stdlib modules the judge imports) for these tests.
+
+    A free name of the tests/setup that they do not bind is the program's, unless it is a builtin,
+    a name the trusted `context` binds, or a standard-library module. `calls` are always the
+    program's (HumanEval's entry point, which the prompt in `context` also defines). A builtin name
+    the program redefines is the program's only when the tests use no other program name (MBPP's
+    `def sum(a, b)` is the function under test; a program's `abs` next to its `add` is not)."""
+    bound, used = set(), set()
+    for src in (setup, tests):
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Name):
+                (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound.add(node.name)
+            elif isinstance(node, ast.arg):
+                bound.add(node.arg)
+            elif isinstance(node, ast.alias):
+                bound.add((node.asname or node.name).split(".")[0])
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                bound.add(node.name)
+    context_bound = set()
+    if context:
+        for node in ast.parse(context).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                context_bound.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                context_bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    context_bound.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+    free = used - bound - set(dir(builtins))
+    modules = sorted(n for n in free if n in sys.stdlib_module_names and n not in calls)
+    remote = (free - set(modules) - context_bound) | set(calls)
+    if not remote and program:
+        remote = (used - bound) & set(dir(builtins)) & _top_level_defs(program)
+    return sorted(remote), modules
+
+
+def _top_level_defs(program: str) -> set[str]:
     try:
-        return subprocess.run([path, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                              capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
+        body = ast.parse(program).body
+    except (SyntaxError, ValueError):
+        return set()
+    return {n.name for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+# ----------------------------------------------------------------- isolation modes
+_BWRAP_DIRS = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin", "/opt/bin")
+_PROBED: dict = {}
+
+
+def _which(name: str) -> str | None:
+    """Absolute path, resolved here (never through the child's PATH): PATH first, then usual dirs."""
+    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(_BWRAP_DIRS))
+    return os.path.realpath(found) if found else None
+
+
+def _as_nobody() -> bool:
+    return os.geteuid() == 0
+
+
+def _drop_kwargs() -> dict:
+    return {"user": NOBODY, "group": NOBODY, "extra_groups": []} if _as_nobody() else {}
+
+
+def _run_quiet(cmd, **kw) -> bool:
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=20, env=_ENV, cwd="/", **kw).returncode == 0
+    except (OSError, subprocess.SubprocessError):
         return False
 
 
-_BWRAP = None
-_NOBODY_OK = None
-NOBODY = 65534
+_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
 
 
-def _can_run_as_nobody() -> bool:
-    """Root can drop the child to `nobody` only if that user may execute this interpreter."""
-    global _NOBODY_OK
-    if _NOBODY_OK is None:
+def child_python() -> str | None:
+    """An interpreter the sandboxed user can execute: the caller's own if it can, else a system
+    python3 (a root caller's interpreter often lives under a mode-700 home)."""
+    if "python" not in _PROBED:
+        cands = [os.path.realpath(sys.executable)]
+        if _as_nobody():
+            cands += [p for p in ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3") if os.path.exists(p)]
+        _PROBED["python"] = next((os.path.realpath(c) for c in cands
+                                  if _run_quiet([os.path.realpath(c), "-I", "-S", "-c", "import json, collections"],
+                                                **_drop_kwargs())), None)
+    return _PROBED["python"]
+
+
+def _bwrap_cmd(workdir: str, python: str) -> list[str]:
+    cmd = [_PROBED["bwrap_path"], "--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1"]
+    for top in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"):
+        if os.path.islink(top):
+            cmd += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            cmd += ["--ro-bind", top, top]
+    prefix = os.path.dirname(os.path.dirname(python))  # .../bin/python3 -> its install prefix
+    if not prefix.startswith("/usr/"):
+        cmd += ["--ro-bind", prefix, prefix]
+    cmd += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--proc", "/proc", "--dev", "/dev",
+            "--tmpfs", "/tmp", "--bind", workdir, "/sandbox", "--chdir", "/sandbox"]
+    return cmd + [python, "-I", "-S", "-B", "-c", CHILD]
+
+
+# Runs as root inside the new namespaces, then becomes nobody. cwd (the work dir) is entered
+# before /tmp is covered, so the program keeps it (relative paths only: its absolute path is hidden) and sees a private, empty tmpfs everywhere else.
+_UNSHARE_SCRIPT = r'''set -e
+cd "$1"; SETPRIV="$2"; PY="$3"
+for d in /tmp /var /run /home /root /mnt /media /srv /opt /work /boot /sys /dev/shm /dev/mqueue; do
+  if [ -d "$d" ] && [ ! -L "$d" ] && [ "${3#$d/}" = "$3" ]; then mount -t tmpfs -o size=1m,nosuid,nodev tmpfs "$d"; fi
+done
+shift 3
+exec "$SETPRIV" --reuid=65534 --regid=65534 --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all -- "$PY" -I -S -B "$@"
+'''
+
+
+def _unshare_cmd(workdir: str, python: str) -> list[str]:
+    return [_PROBED["unshare_path"], "--fork", "--pid", "--mount", "--net", "--ipc", "--uts", "--kill-child",
+            "--mount-proc", "--", _PROBED["sh_path"], "-c", _UNSHARE_SCRIPT, "sh", workdir, _PROBED["setpriv_path"], python, "-c", CHILD]
+
+
+def _probe(mode: str) -> bool:
+    """Run a real (empty) program under `mode` once; cached."""
+    if mode in _PROBED:
+        return _PROBED[mode]
+    ok = False
+    python = child_python()
+    if python and mode == "bwrap":
+        _PROBED["bwrap_path"] = _which("bwrap")
+        ok = bool(_PROBED["bwrap_path"])
+    elif python and mode == "unshare":
+        paths = {k: _which(k) for k in ("unshare", "setpriv", "sh")}
+        _PROBED.update({k + "_path": v for k, v in paths.items()})
+        ok = _as_nobody() and all(paths.values())
+    if ok:
+        workdir = tempfile.mkdtemp(prefix="redit-probe-")
         try:
-            _NOBODY_OK = os.geteuid() == 0 and subprocess.run(
-                [os.path.realpath(sys.executable), "-I", "-S", "-c", "pass"], user=NOBODY, group=NOBODY, cwd="/",
-                capture_output=True, timeout=20).returncode == 0
-        except (OSError, subprocess.SubprocessError):
-            _NOBODY_OK = False
-    return _NOBODY_OK
+            if _as_nobody():
+                os.chown(workdir, NOBODY, NOBODY)
+            cmd = _bwrap_cmd(workdir, python) if mode == "bwrap" else _unshare_cmd(workdir, python)
+            ok = _run_quiet(cmd, **(_drop_kwargs() if mode == "bwrap" else {}))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    _PROBED[mode] = ok
+    return ok
 
 
-def isolation_default() -> str:
-    global _BWRAP
-    if _BWRAP is None:
-        _BWRAP = _bwrap_available()
-    return "bwrap" if _BWRAP else "subprocess"
+def available_isolations() -> list[str]:
+    return [m for m in ("bwrap", "unshare") if _probe(m)]
 
 
-def _limits(cpu_s: int, memory_mb: int, nproc: int):
+def isolation_default() -> str | None:
+    """REDIT_SANDBOX=bwrap|unshare picks a mode (it must work); else the first that works."""
+    chosen = os.environ.get("REDIT_SANDBOX")
+    if chosen:
+        if chosen not in ("bwrap", "unshare"):
+            raise SandboxUnavailable(f"REDIT_SANDBOX must be 'bwrap' or 'unshare'; got {chosen!r}")
+        return chosen if _probe(chosen) else None
+    modes = available_isolations()
+    return modes[0] if modes else None
+
+
+def require_sandbox() -> str:
+    """The isolation mode code rewards will use; raises SandboxUnavailable (one line) if none works."""
+    mode = isolation_default()
+    if mode is None:
+        raise SandboxUnavailable(FIX)
+    return mode
+
+
+def _limits(cpu_s: int, memory_mb: int, nproc: int | None):
     import resource
 
     def apply():
@@ -204,99 +463,135 @@ def _limits(cpu_s: int, memory_mb: int, nproc: int):
         resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
         resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        if nproc is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     return apply
 
 
+# ----------------------------------------------------------------- running
 def run_tests(program: str, tests: list[str] | str, setup: str = "", timeout: float = 10.0, memory_mb: int = 512,
-              isolation: str | None = None) -> SandboxResult:
-    """Run `program`, then `setup` (MBPP's test_setup_code, which may use the program's classes), then
-    `tests` (assert statements), in a sandbox; pass = every test ran to the end and held."""
-    isolation = isolation or isolation_default()
-    if isolation not in ("bwrap", "subprocess"):
-        raise ValueError(f"isolation must be 'bwrap' or 'subprocess'; got {isolation!r}.")
+              isolation: str | None = None, context: str = "", calls=()) -> SandboxResult:
+    """Run `program` in a sandbox and `setup` then `tests` (trusted test code, e.g. assert
+    statements) in the judge; pass = every test ran to the end and held. `context` is trusted code
+    the judge runs first (HumanEval's prompt, for its helpers); `calls` are names that must come
+    from the program even though `context` defines them (HumanEval's entry point)."""
+    isolation = isolation or require_sandbox()
+    if isolation not in ("bwrap", "unshare"):
+        raise ValueError(f"isolation must be 'bwrap' or 'unshare'; got {isolation!r}.")
+    if not _probe(isolation):
+        raise SandboxUnavailable(f"isolation {isolation!r} does not work here; {FIX}")
     tests_src = tests if isinstance(tests, str) else "\n".join(tests)
-    token = "REDIT-TESTS-PASSED-" + secrets.token_hex(16)
-    workdir = tempfile.mkdtemp(prefix="redit-sandbox-")
     try:
-        drop = isolation == "subprocess" and _can_run_as_nobody()
-        if drop:
+        remote, modules = split_names(tests_src, setup, context, calls, program)
+    except SyntaxError as e:
+        raise ValueError(f"the tests are not valid Python: {e}") from None
+    python = child_python()
+    workdir = tempfile.mkdtemp(prefix="redit-sandbox-")
+    judgedir = tempfile.mkdtemp(prefix="redit-judge-")  # never visible to the program
+    req_r, req_w = os.pipe()  # judge -> program
+    ans_r, ans_w = os.pipe()  # program -> judge
+    procs = []
+    try:
+        if _as_nobody():
             os.chown(workdir, NOBODY, NOBODY)
-        source = (HARNESS.replace("__WORKDIR__", json.dumps(workdir))
-                  .replace("__TESTS__", json.dumps(tests_src)).replace("__PROGRAM__", json.dumps(program + "\n" + setup)))
-        script = Path(workdir) / "harness.py"
-        script.write_text(source)
-        # The base interpreter (-I -S: no site-packages, no user env); realpath so no venv link is needed.
-        cmd = [os.path.realpath(sys.executable), "-I", "-S", "-B", str(script)]
+        Path(workdir, "program.py").write_text(program + "\n")
+        cfg = {"req_fd": req_w, "max_message": MAX_MESSAGE, "modules": modules, "remote": remote,
+               "context": context, "setup": setup, "tests": tests_src}
+        Path(judgedir, "cfg.json").write_text(json.dumps(cfg))
+        Path(judgedir, "judge.py").write_text(JUDGE)
+        cpu = max(1, int(timeout))
         if isolation == "bwrap":
-            # The whole file system read-only (the project may live under /tmp, so no tmpfs there),
-            # only the work dir writable.
-            cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                   "--bind", workdir, workdir, "--unshare-all", "--die-with-parent", "--new-session",
-                   "--chdir", workdir, *cmd]
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+            cmd, kw = _bwrap_cmd(workdir, python), _drop_kwargs()
+        else:
+            cmd, kw = _unshare_cmd(workdir, python), {}
         start = time.time()
-        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True,
-                                preexec_fn=_limits(max(1, int(timeout)), memory_mb, nproc=64 if drop else 4096),
-                                user=NOBODY if drop else None, group=NOBODY if drop else None)
+        child = subprocess.Popen(cmd, cwd=workdir, env=_ENV, stdin=req_r, stdout=ans_w, stderr=subprocess.PIPE,
+                                 start_new_session=True, close_fds=True,
+                                 preexec_fn=_limits(cpu, memory_mb, 64 if _as_nobody() else None), **kw)
+        procs.append(child)
+        judge = subprocess.Popen([os.path.realpath(sys.executable), "-I", "-S", "-B", "judge.py", "cfg.json"],
+                                 cwd=judgedir, env=_ENV, stdin=ans_r, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 pass_fds=(req_w,), start_new_session=True,
+                                 preexec_fn=_limits(cpu, max(memory_mb, 1024), None))
+        procs.append(judge)
+        for fd in (req_r, req_w, ans_r, ans_w):
+            os.close(fd)
+        req_r = req_w = ans_r = ans_w = -1
         status = None
         try:
-            proc.stdin.write((token + "\n").encode())
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        try:
-            out, err = _communicate_capped(proc, timeout)
+            outs = _collect({judge.stdout: "jout", judge.stderr: "jerr", child.stderr: "cerr"}, judge, timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, err = b"", b""
-            status = "timeout"
+            outs, status = {}, "timeout"
         seconds = time.time() - start
-        _kill_group(proc)  # also reaps anything the program left behind in its session
-        stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
-        passed = status is None and proc.returncode == 0 and stdout.rstrip().endswith(token)
-        status = status or ("passed" if passed else ("error" if proc.returncode not in (0, 1) else "failed"))
-        return SandboxResult(passed, status, proc.returncode, seconds, stdout.replace(token, "<marker>"), stderr)
+        for p in procs:
+            _kill_group(p)
+        jout = outs.get("jout", b"").decode(errors="replace")
+        passed = status is None and judge.returncode == 0 and jout.rstrip().endswith("\nPASS")
+        status = status or ("passed" if passed else ("failed" if "\nFAIL " in jout else "error"))
+        stderr = outs.get("jerr", b"").decode(errors="replace") + outs.get("cerr", b"").decode(errors="replace")
+        return SandboxResult(passed, status, judge.returncode, seconds, jout.strip(), stderr)
     finally:
+        for p in procs:
+            _kill_group(p)
+        for fd in (req_r, req_w, ans_r, ans_w):
+            if fd >= 0:
+                os.close(fd)
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(judgedir, ignore_errors=True)
 
 
-def _communicate_capped(proc: subprocess.Popen, timeout: float):
-    """Read stdout/stderr until exit, keeping at most MAX_OUTPUT bytes each (the rest is drained)."""
+def _collect(streams: dict, judge: subprocess.Popen, timeout: float) -> dict:
+    """Read the streams until the judge has exited and its pipes closed, keeping the last
+    MAX_OUTPUT bytes of each; the program's stderr is drained but never waited for."""
     import selectors
 
-    chunks = {proc.stdout: bytearray(), proc.stderr: bytearray()}
+    bufs = {name: bytearray() for name in streams.values()}
     sel = selectors.DefaultSelector()
-    for stream in chunks:
+    for stream, name in streams.items():
         os.set_blocking(stream.fileno(), False)
-        sel.register(stream, selectors.EVENT_READ)
+        sel.register(stream, selectors.EVENT_READ, name)
     deadline = time.time() + timeout
-    while sel.get_map():
+    judge_open = {"jout", "jerr"}
+    while judge_open:
         left = deadline - time.time()
         if left <= 0:
-            raise subprocess.TimeoutExpired(proc.args, timeout)
+            raise subprocess.TimeoutExpired(judge.args, timeout)
         for key, _ in sel.select(timeout=min(left, 0.5)):
             data = key.fileobj.read(65536)
             if not data:
                 sel.unregister(key.fileobj)
+                judge_open.discard(key.data)
                 continue
-            buf = chunks[key.fileobj]
+            buf = bufs[key.data]
             buf.extend(data)
-            if len(buf) > MAX_OUTPUT:  # keep the tail: the end-of-tests marker is written last
+            if len(buf) > MAX_OUTPUT:  # keep the tail: the verdict is written last
                 del buf[:-MAX_OUTPUT]
-    proc.wait(timeout=max(0.1, deadline - time.time()))
-    return bytes(chunks[proc.stdout]), bytes(chunks[proc.stderr])
+    judge.wait(timeout=max(0.1, deadline - time.time()))
+    # whatever the program wrote before the verdict (best effort, no waiting)
+    try:
+        data = [k for k in sel.get_map().values() if k.data == "cerr"]
+        if data:
+            chunk = data[0].fileobj.read(MAX_OUTPUT)
+            if chunk:
+                bufs["cerr"].extend(chunk[-MAX_OUTPUT:])
+    except (OSError, ValueError):
+        pass
+    sel.close()
+    return {k: bytes(v) for k, v in bufs.items()}
 
 
 def _kill_group(proc: subprocess.Popen):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # its session; the PID namespace goes with its init
+        except (ProcessLookupError, PermissionError):
+            pass
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
