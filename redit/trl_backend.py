@@ -199,8 +199,10 @@ def resolve_model(name_or_path: str | None, model_args, training_args) -> dict:
     if Path(name_or_path).is_dir():
         return {"path": str(Path(name_or_path).resolve()), "name_or_path": name_or_path, "tiny_policy": None,
                 "dtype": dtype, "device": device}
+    from huggingface_hub.utils import logging as hub_logging
     from transformers import AutoConfig
 
+    hub_logging.set_verbosity_error()  # the failure below is reported as one line, not the hub's retry log
     try:
         AutoConfig.from_pretrained(name_or_path, revision=model_args.model_revision,
                                    trust_remote_code=training_args.trust_remote_code)
