@@ -11,7 +11,8 @@ and for code the row's tests (`test_list` [+ `test_setup_code`] for MBPP; `test`
 [+ `prompt`] for HumanEval), run in `redit.sandbox`.
 
 Shaped rewards of the paper's released code (not in [0, 1]) are separate, named functions:
-`gsm8k_paper_reward` (max 5.0) and `math_paper_reward` (max 3.0).
+`gsm8k_paper_reward` (max 5.0) and `math_paper_reward` (max 3.0); `paper_reward_parts(task, ...)` gives
+them part by part (the TRL backend logs each part).
 """
 
 from __future__ import annotations
@@ -89,16 +90,29 @@ def xml_count(text: str) -> float:
     return score
 
 
-def gsm8k_paper_reward(response: str, reference) -> float:
-    """Five parts, max 5.0: correctness 2.0, integer answer 0.5, strict format 1.0, soft format 1.0,
-    XML count up to 0.5 (see ../shared/notes/paper.md; the answer is read from <answer>…</answer>)."""
+def gsm8k_paper_reward_parts(response: str, reference) -> dict[str, float]:
+    """The five parts of the paper's GSM8K reward (max 5.0 in all), as described for the released
+    code (github.com/kithib/ReDit, grpo_gsm8k.py; see ../shared/notes/paper.md, which could not read
+    the script itself): correctness 2.0 (the <answer>…</answer> content equals the `####` gold),
+    integer answer 0.5, strict format 1.0, soft format 1.0, XML tag count up to 0.5 (`xml_count`).
+
+    Departures, named: correctness compares numbers (`18.0` = `18`, `1,000` = `1000`), the demo script
+    the code derives from compares strings; the integer part accepts a leading minus sign; the format
+    patterns match across lines (the demo's `re.match` without DOTALL only credits one-line reasoning)."""
     answer = _last_tag(response, "answer") or ""
     gold = extract_hash_answer(str(reference)) or str(reference).strip()
-    correctness = 2.0 if _numbers_equal(_to_number(answer), _to_number(gold)) else 0.0
-    integer = 0.5 if answer.strip().lstrip("-").isdigit() else 0.0
-    strict = 1.0 if re.fullmatch(r"<reasoning>\n.*?\n</reasoning>\n<answer>\n.*?\n</answer>\n?", response, re.DOTALL) else 0.0
-    soft = 1.0 if re.search(r"<reasoning>.*?</reasoning>\s*<answer>.*?</answer>", response, re.DOTALL) else 0.0
-    return correctness + integer + strict + soft + xml_count(response)
+    return {
+        "correctness": 2.0 if _numbers_equal(_to_number(answer), _to_number(gold)) else 0.0,
+        "integer": 0.5 if answer.strip().lstrip("-").isdigit() else 0.0,
+        "strict_format": 1.0 if re.fullmatch(r"<reasoning>\n.*?\n</reasoning>\n<answer>\n.*?\n</answer>\n?", response, re.DOTALL) else 0.0,
+        "soft_format": 1.0 if re.search(r"<reasoning>.*?</reasoning>\s*<answer>.*?</answer>", response, re.DOTALL) else 0.0,
+        "xml_count": xml_count(response),
+    }
+
+
+def gsm8k_paper_reward(response: str, reference) -> float:
+    """The paper's GSM8K reward: the sum of `gsm8k_paper_reward_parts` (max 5.0)."""
+    return sum(gsm8k_paper_reward_parts(response, reference).values())
 
 
 # ---------------------------------------------------------------- MATH (\boxed{} + math-verify)
@@ -149,9 +163,18 @@ def math_correct(response: str, reference) -> float:
 _STEP_MARKERS = re.compile(r"(Step \d+:|^\d+\.|\n-|\n\*|First,|Second,|Next,|Finally,)", re.MULTILINE)
 
 
+def math_paper_reward_parts(response: str, reference) -> dict[str, float]:
+    """The paper's MATH reward (max 3.0) as described for the released code (grpo_math.py; see
+    ../shared/notes/paper.md): correctness up to 2.0 (2 x `math_correct` on the last \\boxed{}) and a
+    reasoning-steps format reward up to 1.0. The step-marker pattern (`_STEP_MARKERS`, one third per
+    marker, capped at 1) is this project's reading of "reasoning steps", not copied from the script."""
+    return {"correctness": 2.0 * math_correct(response, reference),
+            "reasoning_steps": min(1.0, len(_STEP_MARKERS.findall(response)) / 3)}
+
+
 def math_paper_reward(response: str, reference) -> float:
-    """Max 3.0: correctness 2.0 + reasoning steps up to 1.0 (one third per step marker, capped)."""
-    return 2.0 * math_correct(response, reference) + min(1.0, len(_STEP_MARKERS.findall(response)) / 3)
+    """The paper's MATH reward: the sum of `math_paper_reward_parts` (max 3.0)."""
+    return sum(math_paper_reward_parts(response, reference).values())
 
 
 # ---------------------------------------------------------------- Geometry3K
@@ -224,6 +247,15 @@ SCORERS = {
     "humaneval": humaneval_correct,
 }
 NAMED_REWARDS = {"gsm8k_paper": gsm8k_paper_reward, "math_paper": math_paper_reward, **SCORERS}
+# Tasks with the paper's shaped reward, as {task: (parts function, maximum of the sum)}.
+PAPER_REWARDS = {"gsm8k": (gsm8k_paper_reward_parts, 5.0), "math": (math_paper_reward_parts, 3.0)}
+
+
+def paper_reward_parts(task: str, response: str, reference) -> dict[str, float]:
+    """The paper's reward for `task`, part by part (sum = the reward); only gsm8k and math have one."""
+    if task not in PAPER_REWARDS:
+        raise ValueError(f"the paper's shaped reward exists for {', '.join(PAPER_REWARDS)} only; got task {task!r} (use the binary reward).")
+    return PAPER_REWARDS[task][0](response, reference)
 
 
 def score(task: str, response: str, reference) -> float:

@@ -64,12 +64,13 @@ def _hub(task: str, split: str) -> list[dict]:
     return list(load_dataset(name, config, split=split))
 
 
-def load_rows(task: str, split: str = "test", data_dir_path=None, offline: bool | None = None) -> list[dict]:
+def load_rows(task: str, split: str = "test", data_dir_path=None, offline: bool | None = None,
+              tiny_config: tiny_task.TinyTaskConfig | None = None) -> list[dict]:
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}.")
     root, off = data_dir(data_dir_path), _offline(offline)
     if task == "tiny":
-        rows = tiny_task.generate(tiny_task.TinyTaskConfig(), split)
+        rows = tiny_task.generate(tiny_config or tiny_task.TinyTaskConfig(), split)
         return [{"question": r["question"], "reference": r["ground_truth"], "solution": r["answer"],
                  "data_source": "tiny", "index": i} for i, r in enumerate(rows)]
     if task == "gsm8k":
@@ -112,6 +113,34 @@ def load_rows(task: str, split: str = "test", data_dir_path=None, offline: bool 
     return [{"question": p["prompt"], "reference": {"test": p["test"], "entry_point": p["entry_point"], "prompt": p["prompt"]},
              "solution": p["canonical_solution"], "data_source": "humaneval", "index": i}
             for i, p in enumerate(read_problems().values())]
+
+
+# MBPP's published split by task id (Austin et al. 2021): 11-510 test, 601-974 train.
+MBPP_TEST, MBPP_TRAIN = range(11, 511), range(601, 975)
+
+
+def split_rows(task: str, split: str, data_dir_path=None, offline=None, test_as_train: bool = False,
+               tiny_config: tiny_task.TinyTaskConfig | None = None) -> list[dict]:
+    """Rows of `split` ('train' or 'test'); where a split does not exist offline, `test_as_train`
+    reuses the test rows for training (CPU smoke runs only: it trains on the evaluation set)."""
+    if task == "mbpp":
+        rows = load_rows("mbpp", "test", data_dir_path, offline)
+        ids = MBPP_TRAIN if split == "train" else MBPP_TEST
+        return [r for r in rows if r["index"] in ids]
+    if task == "humaneval" and split == "train":
+        if not test_as_train:
+            raise ValueError("HumanEval has no train split; train on mbpp (or pass --test-as-train for a smoke run).")
+        split = "test"
+    if task == "geo3k" and split == "train" and _offline(offline):
+        if not test_as_train:
+            raise ValueError("offline Geometry3K has only 10 examples; run with REDIT_OFFLINE=0 on a networked machine (or --test-as-train for a smoke run).")
+        split = "test"
+    try:
+        return load_rows(task, split, data_dir_path, offline, tiny_config)
+    except FileNotFoundError:
+        if split == "train" and test_as_train:
+            return load_rows(task, "test", data_dir_path, offline, tiny_config)
+        raise
 
 
 def prompt(task: str, row: dict, style: str = "verl") -> str | list[dict]:

@@ -1,142 +1,342 @@
-"""Train one run and write its run folder (config.json, metrics.jsonl, done.json).
+"""Train one run with TRL's GRPOTrainer and write its run folder (config.json, metrics.jsonl, done.json).
 
     python -m redit.train --run-dir runs/tiny/redit-gaussian-s0 --dist gaussian --sigma 0.05 --seed 0
     python -m redit.train --run-dir runs/tiny/grpo-s0 --dist none --seed 0
+    python -m redit.train --run-dir runs/gsm8k/smoke --task gsm8k --steps 2            # tiny policy, GSM8K rows
+    python -m redit.train --config experiments/trl/gsm8k.yaml --run-dir runs/gsm8k/redit-s0 --dist gaussian --sigma 0.05
+    accelerate launch -m redit.train --config experiments/trl/gsm8k.yaml --run-dir ...  # several GPUs
+
+Configuration follows TRL's own convention: `TrlParser` over (ReditArguments, GRPOConfig,
+ModelConfig), so every TRL option is a flag (`--beta 0.04`, `--use_vllm true`, `--report_to wandb`)
+or a key of a YAML recipe (`--config`; experiments/trl/). Precedence, lowest first: the dataclass
+defaults; the machine (CUDA with bf16 where available, else CPU fp32); the recipe (default:
+experiments/trl/tiny.yaml); the command line; then the fields this backend derives (see
+`derived_training_fields`). The flags of earlier versions keep working: --steps = --max_steps,
+--lr = --learning_rate, --max-new-tokens = --max_completion_length, --model = --model_name_or_path.
 
 A finished run (done.json present) is skipped unless --overwrite; an unfinished one is restarted
-from step 0 (tiny runs take a minute or two; its old partial metrics are replaced).
+from step 0 (its old partial metrics are replaced).
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
+import enum
 import json
+import os
+import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import REPO_ROOT
 from .adaptive_sigma import TARGETS, SigmaController
 from .algorithms import ALGORITHMS
 from .dither import DISTRIBUTIONS, SCHEDULES, SCOPES, DitherConfig
+from .rewards import PAPER_REWARDS
 from .runlog import RunFolder, git_commit, library_versions, method_name
-from . import REPO_ROOT
+from .tasks import TASKS
 from .tiny_policy import TinyPolicySpec
 
 BACKENDS = ("trl",)  # verl runs go through experiments/ recipes (python -m verl.trainer.main_ppo)
-TASKS = ("tiny",)
+DEFAULT_RECIPE = REPO_ROOT / "experiments" / "trl" / "tiny.yaml"
+LEGACY_FLAGS = {"--steps": "--max_steps", "--lr": "--learning_rate", "--max-new-tokens": "--max_completion_length",
+                "--model": "--model_name_or_path"}
+# GRPOConfig fields that only say where files go: never part of what a run computes.
+PATH_FIELDS = ("output_dir", "logging_dir", "run_name", "hub_token")
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run-dir", type=Path, required=True, help="run folder to write (runs/<scale>/<name>)")
-    p.add_argument("--backend", default="trl", choices=BACKENDS)
-    p.add_argument("--task", default="tiny", choices=TASKS)
-    p.add_argument("--algorithm", default="grpo", choices=ALGORITHMS,
-                   help="grpo | dr_grpo (no std, sequence-sum loss) | dapo (clip-higher, raw-accuracy group filter, overlong penalty) | real (Rewards as Labels); see redit/algorithms.py")
-    p.add_argument("--model", type=Path, default=None, help="local model folder (default: the cached tiny policy, built if missing)")
-    g = p.add_argument_group("ReDit dithering (redit.dither.DitherConfig)")
-    g.add_argument("--dist", default="none", choices=DISTRIBUTIONS, help="noise distribution; none = plain GRPO")
-    g.add_argument("--sigma", type=float, default=0.0, help="gaussian std / uniform half-width a / laplace scale b")
-    g.add_argument("--schedule", default="constant", choices=SCHEDULES)
-    g.add_argument("--sigma-end", type=float, default=0.0, help="sigma at the last step for non-constant schedules")
-    g.add_argument("--scope", default="all", choices=SCOPES, help="groups that get noise, by their raw rewards: all (the paper), zero_var, mixed")
-    g.add_argument("--adaptive", default="none", choices=("none", *TARGETS),
-                   help="adaptive sigma (redit.adaptive_sigma): move sigma each step toward --setpoint of this statistic; --sigma is the start")
-    g.add_argument("--setpoint", type=float, default=None, help="adaptive target (default: flip_rate 0.05, grad_norm 1.0)")
-    g.add_argument("--dither-seed", type=int, default=None, help="noise seed (default: --seed)")
-    t = p.add_argument_group("training")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--steps", type=int, default=150)
-    t.add_argument("--prompts-per-step", type=int, default=8)
-    t.add_argument("--num-generations", type=int, default=8, help="group size G")
-    t.add_argument("--lr", type=float, default=3e-5)
-    t.add_argument("--max-grad-norm", type=float, default=1.0)
-    t.add_argument("--temperature", type=float, default=1.0)
-    t.add_argument("--max-new-tokens", type=int, default=40)
-    t.add_argument("--val-every", type=int, default=10, help="validate (greedy, never dithered) every K steps")
-    t.add_argument("--threads", type=int, default=1, help="torch threads (fixed so runs are bit-reproducible)")
-    t.add_argument("--no-timing", action="store_true", help="omit timing_s/* so metrics.jsonl is byte-reproducible")
-    t.add_argument("--overwrite", action="store_true", help="rerun even if the run folder is complete")
-    return p.parse_args(argv)
+def _arg(default, help: str, choices=None, **kw):
+    meta = {"help": help, **({"choices": list(choices)} if choices else {})}
+    return field(default=default, metadata=meta, **kw)
 
 
-def resolve_config(args) -> dict:
-    """Validate everything cheap before any long work; raises ValueError with one clear sentence."""
-    for name in ("steps", "prompts_per_step", "val_every", "max_new_tokens", "threads"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}.")
-    if args.num_generations < 2:
-        raise ValueError(f"--num-generations must be >= 2 for group-normalised advantages; got {args.num_generations}.")
-    if args.model is not None and not (args.model / "config.json").is_file():
-        raise ValueError(f"--model {args.model} is not a model folder (no config.json); omit --model to use the tiny policy.")
-    dither_cfg = DitherConfig(dist=args.dist, sigma=args.sigma, schedule=args.schedule, sigma_end=args.sigma_end,
-                              total_steps=args.steps if args.schedule != "constant" else None,
-                              seed=args.seed if args.dither_seed is None else args.dither_seed, scope=args.scope)
-    if args.dist != "none" and not dither_cfg.enabled:
-        raise ValueError(f"--dist {args.dist} with sigma 0 adds no noise; use --dist none for plain GRPO or set --sigma.")
+@dataclass
+class ReditArguments:
+    """ReDit's own options; everything else is TRL's (GRPOConfig, ModelConfig)."""
+    run_dir: str = _arg(None, "run folder to write (runs/<scale>/<name>); required")
+    backend: str = _arg("trl", "training backend", BACKENDS)
+    task: str = _arg("tiny", "task of redit.tasks (geo3k needs a vision-language policy: use its verl recipe)", TASKS)
+    reward: str = _arg("auto", "binary: 0/1 correctness; paper: the released code's shaped reward (gsm8k max 5, "
+                       "math max 3) with its <reasoning>/<answer> prompt; auto: paper for gsm8k and math, binary otherwise",
+                       ("auto", "binary", "paper"))
+    algorithm: str = _arg("grpo", "grpo | dr_grpo | dapo | real (redit/algorithms.py); sets TRL's loss_type, "
+                          "scale_rewards and epsilon_high", ALGORITHMS)
+    # ReDit dithering (redit.dither.DitherConfig)
+    dist: str = _arg("none", "noise distribution; none = plain GRPO", DISTRIBUTIONS)
+    sigma: float = _arg(0.0, "gaussian std / uniform half-width a / laplace scale b")
+    schedule: str = _arg("constant", "sigma schedule", SCHEDULES)
+    sigma_end: float = _arg(0.0, "sigma at the last step for non-constant schedules")
+    scope: str = _arg("all", "groups that get noise, by their raw rewards: all (the paper), zero_var, mixed", SCOPES)
+    adaptive: str = _arg("none", "adaptive sigma (redit.adaptive_sigma): steer this statistic to --setpoint; "
+                         "--sigma is the start", ("none", *TARGETS))
+    setpoint: float | None = _arg(None, "adaptive target (default: flip_rate 0.05, grad_norm 1.0)")
+    dither_seed: int | None = _arg(None, "noise seed (default: --seed)")
+    # batch, validation, machine
+    prompts_per_step: int = _arg(8, "prompts per optimizer step (all processes together); x num_generations completions")
+    val_every: int = _arg(10, "validate (greedy, never dithered) every K steps and at the end")
+    val_problems: int | None = _arg(None, "validation rows (default: tiny 1000 drawn at the run's difficulty; "
+                                    "other tasks their whole test split)")
+    val_batch_size: int = _arg(64, "prompts per greedy validation batch (similar lengths batched together)")
+    train_problems: int | None = _arg(None, "use only the first N training rows (smoke runs)")
+    data_dir: str | None = _arg(None, "offline benchmark folder (default: $REDIT_DATA_DIR or ../shared/data)")
+    test_as_train: bool = _arg(False, "where no train split exists offline (math, humaneval), train on the test rows: smoke runs only")
+    device: str = _arg("auto", "auto: CUDA (bf16 where supported) if available, else CPU (fp32)", ("auto", "cpu", "cuda"))
+    threads: int = _arg(1, "torch threads (fixed so runs are bit-reproducible)")
+    no_timing: bool = _arg(False, "omit timing_s/* so metrics.jsonl is byte-reproducible")
+    overwrite: bool = _arg(False, "rerun even if the run folder is complete")
+    # tiny-task difficulty (redit.tiny_task.TinyTaskConfig); the policy stays the one warmed on the default task
+    max_number: int | None = _arg(None, "tiny task: operands are drawn from 1..N (default 9)")
+    min_ops: int | None = _arg(None, "tiny task: fewest +/- operations per problem (default 1)")
+    max_ops: int | None = _arg(None, "tiny task: most +/- operations per problem (default 2)")
+
+
+@dataclass
+class ParsedArgs:
+    redit: ReditArguments
+    training: object  # trl.GRPOConfig
+    model_args: object  # trl.ModelConfig
+    recipe: str | None
+
+    @property
+    def model(self) -> str | None:
+        """--model as given (hub id or folder); None = the tiny policy."""
+        return self.model_args.model_name_or_path
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.redit.run_dir)
+
+
+def _translate_legacy(argv: list[str]) -> list[str]:
+    out = []
+    for arg in argv:
+        flag, eq, value = arg.partition("=")
+        out.append(LEGACY_FLAGS.get(flag, flag) + eq + value if flag.startswith("--") else arg)
+    return out
+
+
+def _machine_defaults() -> dict:
+    import torch
+
+    if torch.cuda.is_available():
+        return {"use_cpu": False, "bf16": torch.cuda.is_bf16_supported()}
+    return {"use_cpu": True, "bf16": False}
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda but torch sees no CUDA GPU; use --device cpu (or auto).")
+    return ("cuda" if torch.cuda.is_available() else "cpu") if requested == "auto" else requested
+
+
+def tiny_task_config(redit: ReditArguments):
+    """The run's tiny-task difficulty: the policy's task with the knobs given (validation at that difficulty)."""
+    overrides = {"max_number": redit.max_number, "min_steps": redit.min_ops, "max_steps": redit.max_ops,
+                 "n_test": redit.val_problems or 1000}
+    return dataclasses.replace(TinyPolicySpec().task, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def derived_training_fields(values: dict, device: str) -> dict:
+    """GRPOConfig fields this backend sets from ReDit's options (they win over recipe and flags):
+    the batch (prompts_per_step x num_generations completions, split over processes), the loss of
+    --algorithm, the device, and what the run folder needs (one log line per step, TRL files inside it)."""
+    from .trl_backend import ALGORITHMS as TRL_ALGORITHMS
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    completions = values["prompts_per_step"] * values["num_generations"]
+    if completions % (world * values["num_generations"]):
+        raise ValueError(f"--prompts-per-step {values['prompts_per_step']} must split evenly over {world} processes "
+                         "(each process scores whole prompt groups).")
+    derived = {"per_device_train_batch_size": completions // world, **TRL_ALGORITHMS[values["algorithm"]],
+               "output_dir": str(Path(values["run_dir"]) / "trl"), "logging_steps": 1, "disable_tqdm": True}
+    if device == "cpu":  # CPU runs are fp32 whatever the recipe says (bf16 on a CPU is slow and lossy)
+        derived.update(use_cpu=True, bf16=False, fp16=False)
+    if values.get("data_seed") is None:
+        derived["data_seed"] = values["seed"]
+    return derived
+
+
+def parse_args(argv=None) -> ParsedArgs:
+    """Parse flags and the YAML recipe (TRL's `--config` convention) into the three dataclasses."""
+    import yaml
+    from trl import GRPOConfig, ModelConfig, TrlParser
+
+    argv = _translate_legacy(list(sys.argv[1:] if argv is None else map(str, argv)))
+    parser = TrlParser((ReditArguments, GRPOConfig, ModelConfig), description=__doc__,
+                       formatter_class=__import__("argparse").RawDescriptionHelpFormatter, allow_abbrev=False)
+    parser.set_defaults(**_machine_defaults())
+    recipe = DEFAULT_RECIPE
+    if "--config" in argv:
+        i = argv.index("--config")
+        recipe = Path(argv[i + 1]) if i + 1 < len(argv) else None
+        argv = argv[:i] + argv[i + 2:]
+        if recipe is None or not recipe.is_file():
+            raise ValueError(f"--config {recipe} is not a file; pass a YAML recipe such as experiments/trl/tiny.yaml.")
+    config = yaml.safe_load(recipe.read_text()) or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"recipe {recipe} must be a YAML mapping of option: value.")
+    for key, value in (config.pop("env", None) or {}).items():  # TRL's `env:` section
+        os.environ[key] = str(value)
+    unknown = parser.set_defaults_with_config(**config)
+    if unknown:
+        raise ValueError(f"recipe {recipe} has unknown options {unknown[::2]}; see `python -m redit.train --help`.")
+    namespace = parser.parse_args(argv)
+    values = vars(namespace)
+    if values["run_dir"] is None:
+        raise ValueError("--run-dir is required (the run folder to write).")
+    values.update(derived_training_fields(values, resolve_device(values["device"])))
+
+    def build(cls):
+        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.init and f.name in values})
+
+    return ParsedArgs(build(ReditArguments), build(GRPOConfig), build(ModelConfig), str(recipe))
+
+
+def _json_ready(values: dict) -> dict:
+    return json.loads(json.dumps({k: v.value if isinstance(v, enum.Enum) else v for k, v in values.items()}, default=str))
+
+
+def trl_config_diff(training) -> dict:
+    """The run's GRPOConfig values that differ from TRL's defaults on this machine (a GRPOConfig built
+    from nothing but the machine's device defaults, resolved by TRL the same way), JSON-ready."""
+    from trl import GRPOConfig
+
+    default = _json_ready(GRPOConfig(output_dir=training.output_dir, **_machine_defaults()).to_dict())
+    values = _json_ready(training.to_dict())
+    return {k: v for k, v in values.items() if k not in PATH_FIELDS and v != default.get(k)}
+
+
+def resolve_reward(task: str, reward: str) -> str:
+    if reward == "auto":
+        return "paper" if task in PAPER_REWARDS else "binary"
+    if reward == "paper" and task not in PAPER_REWARDS:
+        raise ValueError(f"--reward paper exists for {', '.join(PAPER_REWARDS)} only (the paper's released code); "
+                         f"use --reward binary for {task}.")
+    return reward
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name) is not None and not name.startswith(("/", "."))
+
+
+def resolve_config(parsed: ParsedArgs) -> dict:
+    """Validate everything cheap before any long work (raises ValueError with one clear sentence) and
+    return what the run computes (config.json without model, versions and git; see `run_config`)."""
+    r, t = parsed.redit, parsed.training
+    for name, value in (("steps", t.max_steps), ("prompts_per_step", r.prompts_per_step), ("val_every", r.val_every),
+                        ("max_new_tokens", t.max_completion_length), ("threads", r.threads), ("val_batch_size", r.val_batch_size)):
+        if value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {value}.")
+    if t.num_generations < 2:
+        raise ValueError(f"--num-generations must be >= 2 for group-normalised advantages; got {t.num_generations}.")
+    if parsed.model is not None:
+        folder = Path(parsed.model)
+        if folder.exists() and not (folder / "config.json").is_file():
+            raise ValueError(f"--model {parsed.model} is not a model folder (no config.json); omit --model to use the tiny policy.")
+        if not folder.exists() and not _looks_like_hub_id(parsed.model):
+            raise ValueError(f"--model {parsed.model} is neither a model folder nor a hub id (org/name); "
+                             "omit --model to use the tiny policy.")
+    if r.task == "geo3k":
+        raise ValueError("geo3k needs a vision-language policy, which this TRL backend does not wire yet; "
+                         "run experiments/geo3k (verl) instead.")
+    reward = resolve_reward(r.task, r.reward)
+    if t.use_vllm:
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:
+            raise ValueError("--use_vllm true needs the vllm package (pip install vllm) on a CUDA machine; drop it to generate with transformers.")
+    dither_cfg = DitherConfig(dist=r.dist, sigma=r.sigma, schedule=r.schedule, sigma_end=r.sigma_end,
+                              total_steps=t.max_steps if r.schedule != "constant" else None,
+                              seed=t.seed if r.dither_seed is None else r.dither_seed, scope=r.scope)
+    if r.dist != "none" and not dither_cfg.enabled:
+        raise ValueError(f"--dist {r.dist} with sigma 0 adds no noise; use --dist none for plain GRPO or set --sigma.")
     adaptive = None
-    if args.adaptive != "none":
-        if args.dist == "none" or args.schedule != "constant":
+    if r.adaptive != "none":
+        if r.dist == "none" or r.schedule != "constant":
             raise ValueError("--adaptive needs a noise --dist and the constant --schedule (the controller sets sigma).")
-        setpoint = args.setpoint if args.setpoint is not None else {"flip_rate": 0.05, "grad_norm": 1.0}[args.adaptive]
-        adaptive = SigmaController(target=args.adaptive, setpoint=setpoint, sigma=args.sigma,
-                                   sigma_max=max(1.0, args.sigma)).to_dict()
+        setpoint = r.setpoint if r.setpoint is not None else {"flip_rate": 0.05, "grad_norm": 1.0}[r.adaptive]
+        adaptive = SigmaController(target=r.adaptive, setpoint=setpoint, sigma=r.sigma,
+                                   sigma_max=max(1.0, r.sigma)).to_dict()
+    if r.task == "tiny":
+        if r.min_ops is not None and r.max_ops is None and r.min_ops > TinyPolicySpec().task.max_steps:
+            raise ValueError(f"--min-ops {r.min_ops} exceeds the default --max-ops; set --max-ops too.")
+        task_config = tiny_task_config(r).to_dict()
+    else:
+        if any(v is not None for v in (r.max_number, r.min_ops, r.max_ops)):
+            raise ValueError("--max-number/--min-ops/--max-ops are tiny-task knobs; drop them for --task " + r.task + ".")
+        task_config = {"prompt_style": "paper" if reward == "paper" else "verl", "val_problems": r.val_problems,
+                       "train_problems": r.train_problems, "test_as_train": r.test_as_train}
     return {
-        "backend": args.backend, "task": args.task, "algorithm": args.algorithm, "seed": args.seed,
-        "steps": args.steps, "prompts_per_step": args.prompts_per_step, "num_generations": args.num_generations,
-        "lr": args.lr, "max_grad_norm": args.max_grad_norm, "temperature": args.temperature,
-        "max_new_tokens": args.max_new_tokens, "val_every": args.val_every, "threads": args.threads,
-        "log_timing": not args.no_timing, "dither": dither_cfg.to_dict(), "adaptive_sigma": adaptive,
-        "method": method_name(args.algorithm, args.dist),
+        "backend": r.backend, "task": r.task, "algorithm": r.algorithm, "seed": t.seed,
+        "steps": t.max_steps, "prompts_per_step": r.prompts_per_step, "num_generations": t.num_generations,
+        "lr": t.learning_rate, "max_grad_norm": t.max_grad_norm, "temperature": t.temperature,
+        "max_new_tokens": t.max_completion_length, "val_every": r.val_every, "threads": r.threads,
+        "log_timing": not r.no_timing, "dither": dither_cfg.to_dict(), "adaptive_sigma": adaptive,
+        "method": method_name(r.algorithm, r.dist), "reward": reward, "task_config": task_config,
+        "trl": trl_config_diff(t),
     }
 
 
+def run_config(cfg: dict, model: dict, data: dict) -> dict:
+    """config.json: what the run computes plus where it came from (model, data rows, versions, commit).
+    The one place the TRL backend's config.json is assembled."""
+    return {**cfg, "model": model, "data": data, "versions": library_versions(), "git": git_commit(REPO_ROOT)}
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv=None) -> int:
-    args = parse_args(argv)
     try:
-        cfg = resolve_config(args)
+        parsed = parse_args(argv)
+        cfg = resolve_config(parsed)
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    run = RunFolder(args.run_dir)
-    if run.is_complete() and not args.overwrite:
+        return _error(str(err).strip().splitlines()[0])
+    from accelerate import PartialState
+
+    is_main = PartialState().is_main_process
+    run = RunFolder(parsed.run_dir)
+    if run.is_complete() and not parsed.redit.overwrite:
         stored = json.loads(run.config_path.read_text())
         stored["dither"] = DitherConfig(**stored.get("dither", {})).to_dict()  # keys added since are at their defaults
         stored.setdefault("adaptive_sigma", None)
         changed = sorted(k for k in cfg if k not in ("threads", "log_timing") and stored.get(k) != cfg[k])
         if changed:
-            print(f"error: {run.path} already holds a finished run with a different {', '.join(changed)}; "
-                  f"choose another --run-dir or pass --overwrite to replace it.", file=sys.stderr)
-            return 2
+            return _error(f"{run.path} already holds a finished run with a different {', '.join(changed)}; "
+                          f"choose another --run-dir or pass --overwrite to replace it.")
         print(f"[skip] {run.path} is complete (done.json); pass --overwrite to rerun")
         return 0
-    if run.last_step() is not None:
-        print(f"[restart] {run.path} was unfinished (last step {run.last_step()}); starting it again from step 0")
 
     import torch
 
-    from . import tiny_task, trl_backend
-    from .tiny_policy import ensure_tiny_policy
+    from . import trl_backend
 
-    torch.set_num_threads(args.threads)
-    spec = TinyPolicySpec()
-    model_path = args.model or ensure_tiny_policy(spec)
-    policy_report = model_path / "sft_report.json"
-    cfg["model"] = {"path": str(Path(model_path).resolve()),
-                    "tiny_policy": json.loads(policy_report.read_text()) if policy_report.is_file() else None}
-    if cfg["model"]["tiny_policy"]:
-        cfg["model"]["tiny_policy"].pop("history", None)
-    cfg["task_config"] = spec.task.to_dict()
-    cfg["versions"] = library_versions()
-    cfg["git"] = git_commit(REPO_ROOT)
-    train_rows, val_rows = tiny_task.generate(spec.task, "train"), tiny_task.generate(spec.task, "test")
-
-    run.start(cfg)
+    torch.set_num_threads(parsed.redit.threads)
+    try:  # model and data before the run folder is touched: bad input never costs a written run
+        model_info = trl_backend.resolve_model(parsed.model, parsed.model_args, parsed.training)
+        train_rows, val_rows = trl_backend.task_rows(parsed.redit, cfg)
+    except (ValueError, FileNotFoundError) as err:
+        return _error(str(err).strip().splitlines()[0])
+    if run.last_step() is not None and is_main:
+        print(f"[restart] {run.path} was unfinished (last step {run.last_step()}); starting it again from step 0")
+    data = {"train_rows": len(train_rows), "val_rows": len(val_rows), "source": val_rows[0].get("data_source")}
+    if is_main:
+        run.start(run_config(cfg, model_info, data))
     name = run.path.name
-    summary = trl_backend.train(run, cfg, model_path, train_rows, val_rows, progress=lambda msg: print(f"[{name}] {msg}", flush=True))
-    if (run.path / "trl").is_dir() and not any((run.path / "trl").iterdir()):
-        (run.path / "trl").rmdir()  # TRL's output_dir stays empty (save_strategy="no")
-    run.finish(summary)
-    print(f"[done] {run.path}  {summary}")
+    summary = trl_backend.train(run, cfg, parsed.training, parsed.model_args, model_info, train_rows, val_rows,
+                                val_batch_size=parsed.redit.val_batch_size,
+                                progress=lambda msg: print(f"[{name}] {msg}", flush=True))
+    if is_main:
+        trl_dir = run.path / "trl"
+        if trl_dir.is_dir() and not any(trl_dir.iterdir()):
+            trl_dir.rmdir()  # TRL's output_dir stays empty when nothing is saved
+        run.finish(summary)
+        print(f"[done] {run.path}  {summary}")
     return 0
 
 

@@ -13,7 +13,7 @@ from redit.trl_backend import DitheredReward
 from conftest import run_cli
 
 STEPS = 4
-COMMON = ["--steps", STEPS, "--val-every", 2, "--no-timing", "--threads", 1]
+COMMON = ["--steps", STEPS, "--val-every", 2, "--val-problems", 200, "--no-timing", "--threads", 1]
 
 
 def reward_call(fn, completions, truths, step, **extra):
