@@ -213,3 +213,14 @@ def zero_std_group_frac(rewards, groups: Union[int, Sequence]) -> float:
         return float("nan")
     _, group_max, group_min, _ = _group_extremes(rewards, groups)
     return float(np.mean(group_max == group_min))
+
+
+def saturated_group_fracs(rewards, correct, groups: Union[int, Sequence]) -> tuple[float, float]:
+    """(all-correct, all-wrong): the fractions of prompt groups whose raw `rewards` are all equal,
+    split by whether every sample of the group is `correct` (0/1). They sum to zero_std_group_frac."""
+    if torch.as_tensor(rewards).numel() == 0:
+        return float("nan"), float("nan")
+    _, group_max, group_min, _ = _group_extremes(rewards, groups)
+    _, _, correct_min, _ = _group_extremes(correct, groups)
+    saturated = group_max == group_min
+    return float(np.mean(saturated & (correct_min > 0))), float(np.mean(saturated & (correct_min <= 0)))

@@ -149,6 +149,35 @@ EXPERIMENTS = _experiments(
 )
 
 
+# The regime experiment (results/tiny/regime.md holds its pre-registered design): saturation levels
+# set by task difficulty and sampling temperature, calibrated at step 0 by scripts/regime_pilot.py.
+# level -> (max_number, min_ops, max_ops, temperature)
+REGIME_LEVELS = {"easy": (5, 1, 1, 0.5), "default": (9, 1, 2, 1.0), "hard": (15, 1, 2, 1.0), "hardest": (20, 2, 3, 1.0)}
+REGIME_SCOPE_LEVELS = ("hard", "hardest")  # the two most saturated: scope arms separate the two mechanisms
+REGIME_NOISE_STD = 0.05
+
+
+def _regime_variants() -> dict[str, Variant]:
+    variants = {}
+    for level, (max_number, min_ops, max_ops, temperature) in REGIME_LEVELS.items():
+        knobs = dict(max_number=max_number, min_ops=min_ops, max_ops=max_ops, temperature=temperature, val_every=15)
+        variants[f"{level}-grpo"] = GRPO.with_train(**knobs)
+        variants[f"{level}-redit"] = noise("gaussian", REGIME_NOISE_STD).with_train(**knobs)
+        if level in REGIME_SCOPE_LEVELS:
+            for scope in ("zero_var", "mixed"):
+                variants[f"{level}-{scope}"] = noise("gaussian", REGIME_NOISE_STD, scope=scope).with_train(**knobs)
+    return variants
+
+
+EXPERIMENTS["regime"] = Experiment(
+    "regime", "Regime: ReDit − GRPO against the measured fraction of saturated groups",
+    "Does ReDit help where GRPO's groups saturate (all-correct or all-wrong), and does noise on the "
+    "saturated groups alone reproduce it? (pre-registered: results/tiny/regime.md)",
+    _regime_variants(), seeds=tuple(range(8)), steps=60)
+# the headline experiment is listed (and run) first
+EXPERIMENTS = {"regime": EXPERIMENTS.pop("regime"), **EXPERIMENTS}
+
+
 def get(name: str) -> Experiment:
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}.")

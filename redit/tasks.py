@@ -28,6 +28,7 @@ HUB = {
     "mbpp": ("google-research-datasets/mbpp", "full"),
 }
 TASKS = ("tiny", "gsm8k", "math", "geo3k", "mbpp", "humaneval")
+CODE_TASKS = ("mbpp", "humaneval")  # scored by running model code in redit.sandbox
 
 # Prompt suffixes of verl's data_preprocess scripts, and the paper's released-code formats.
 VERL_INSTRUCTIONS = {

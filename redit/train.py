@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 import os
 import re
 import sys
@@ -35,7 +36,7 @@ from .algorithms import ALGORITHMS
 from .dither import DISTRIBUTIONS, SCHEDULES, SCOPES, DitherConfig
 from .rewards import PAPER_REWARDS
 from .runlog import RunFolder, git_commit, library_versions, method_name
-from .tasks import TASKS
+from .tasks import CODE_TASKS, TASKS
 from .tiny_policy import TinyPolicySpec
 
 BACKENDS = ("trl",)  # verl runs go through experiments/ recipes (python -m verl.trainer.main_ppo)
@@ -168,6 +169,11 @@ def parse_args(argv=None) -> ParsedArgs:
     parser = TrlParser((ReditArguments, GRPOConfig, ModelConfig), description=__doc__,
                        formatter_class=__import__("argparse").RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.set_defaults(**_machine_defaults())
+
+    def one_line_error(message):  # argparse would print the whole usage of every TRL option first
+        raise ValueError(f"{message}; see `python -m redit.train --help`.")
+
+    parser.error = one_line_error
     recipe = DEFAULT_RECIPE
     if "--config" in argv:
         i = argv.index("--config")
@@ -232,6 +238,14 @@ def resolve_config(parsed: ParsedArgs) -> dict:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {value}.")
     if t.num_generations < 2:
         raise ValueError(f"--num-generations must be >= 2 for group-normalised advantages; got {t.num_generations}.")
+    for name, value, low in (("lr", t.learning_rate, "> 0"), ("temperature", t.temperature, "> 0"),
+                             ("max-grad-norm", t.max_grad_norm, ">= 0 (0 = no clipping)")):
+        if value is None or not math.isfinite(value) or value < 0 or (low == "> 0" and value == 0):
+            raise ValueError(f"--{name} must be a finite number {low}; got {value}.")
+    if r.dist == "none" and (r.sigma or r.sigma_end or r.schedule != "constant"):
+        raise ValueError(f"--dist none (plain GRPO) adds no noise, so --sigma/--sigma-end/--schedule would be ignored; "
+                         f"choose a noise --dist (gaussian, uniform, laplace) or drop them.")
+    _check_run_dir(Path(r.run_dir))
     if parsed.model is not None:
         folder = Path(parsed.model)
         if folder.exists() and not (folder / "config.json").is_file():
@@ -280,6 +294,40 @@ def resolve_config(parsed: ParsedArgs) -> dict:
     }
 
 
+def _check_run_dir(run_dir: Path) -> None:
+    """The run folder must be (or be creatable as) a folder: one line instead of an OSError later."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--run-dir {run_dir} is a file, not a folder; choose another --run-dir.")
+    for parent in run_dir.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"--run-dir {run_dir} sits under the file {parent}; choose another --run-dir.")
+            if not os.access(parent, os.W_OK):
+                raise ValueError(f"--run-dir {run_dir}: {parent} is not writable; choose another --run-dir.")
+            return
+
+
+def _finished_run_differs(run: RunFolder, cfg: dict, requested_model: str | None) -> list[str] | str:
+    """The settings in which a finished run folder differs from this command (its model included), or
+    an error sentence if its config.json cannot be read."""
+    try:
+        stored = json.loads(run.config_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return (f"{run.config_path} is not readable JSON ({type(err).__name__}); the folder holds a damaged run: "
+                f"move it away or pass --overwrite to replace it.")
+    stored["dither"] = DitherConfig(**stored.get("dither", {})).to_dict()  # keys added since are at their defaults
+    stored.setdefault("adaptive_sigma", None)
+    changed = sorted(k for k in cfg if k not in ("threads", "log_timing") and stored.get(k) != cfg[k])
+    stored_model = stored.get("model") or {}
+    if requested_model is None:  # the tiny policy: the same policy key (tokenizer, model, SFT, task)
+        from .tiny_policy import policy_dir
+
+        same = Path(stored_model.get("path", "")).name == policy_dir().name
+    else:
+        same = requested_model in (stored_model.get("name_or_path"), stored_model.get("path"))
+    return changed + ([] if same else ["model"])
+
+
 def run_config(cfg: dict, model: dict, data: dict) -> dict:
     """config.json: what the run computes plus where it came from (model, data rows, versions, commit).
     The one place the TRL backend's config.json is assembled."""
@@ -291,7 +339,7 @@ def _error(message: str) -> int:
     return 2
 
 
-def main(argv=None) -> int:
+def _main(argv=None) -> int:
     try:
         parsed = parse_args(argv)
         cfg = resolve_config(parsed)
@@ -302,10 +350,9 @@ def main(argv=None) -> int:
     is_main = PartialState().is_main_process
     run = RunFolder(parsed.run_dir)
     if run.is_complete() and not parsed.redit.overwrite:
-        stored = json.loads(run.config_path.read_text())
-        stored["dither"] = DitherConfig(**stored.get("dither", {})).to_dict()  # keys added since are at their defaults
-        stored.setdefault("adaptive_sigma", None)
-        changed = sorted(k for k in cfg if k not in ("threads", "log_timing") and stored.get(k) != cfg[k])
+        changed = _finished_run_differs(run, cfg, parsed.model)
+        if isinstance(changed, str):
+            return _error(changed)
         if changed:
             return _error(f"{run.path} already holds a finished run with a different {', '.join(changed)}; "
                           f"choose another --run-dir or pass --overwrite to replace it.")
@@ -318,9 +365,13 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(parsed.redit.threads)
     try:  # model and data before the run folder is touched: bad input never costs a written run
+        if cfg["task"] in CODE_TASKS:  # code rewards run model code: refuse before any work if no safe sandbox exists
+            from .sandbox import require_sandbox
+
+            require_sandbox()
         model_info = trl_backend.resolve_model(parsed.model, parsed.model_args, parsed.training)
         train_rows, val_rows = trl_backend.task_rows(parsed.redit, cfg)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, RuntimeError) as err:  # RuntimeError: SandboxUnavailable
         return _error(str(err).strip().splitlines()[0])
     if run.last_step() is not None and is_main:
         print(f"[restart] {run.path} was unfinished (last step {run.last_step()}); starting it again from step 0")
@@ -338,6 +389,15 @@ def main(argv=None) -> int:
         run.finish(summary)
         print(f"[done] {run.path}  {summary}")
     return 0
+
+
+def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # one line, not a traceback; the run folder has no done.json, so a rerun restarts it
+        print("\ninterrupted: an unfinished run folder is restarted from step 0 when the same command is run again.",
+              file=sys.stderr, flush=True)
+        return 130
 
 
 if __name__ == "__main__":

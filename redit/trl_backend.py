@@ -25,7 +25,7 @@ from transformers import PrinterCallback, TrainerCallback
 from . import tasks, tiny_task
 from .adaptive_sigma import SigmaController, flip_rate
 from .algorithms import DAPO_EPSILON_HIGH, DAPO_OVERLONG_FRACTION, REAL_TAU, informative_groups, overlong_penalty, real_loss
-from .dither import DitherConfig, dither, sigma_at, zero_std_group_frac
+from .dither import DitherConfig, dither, saturated_group_fracs, sigma_at, zero_std_group_frac
 from .rewards import paper_reward_parts, score
 from .runlog import RunFolder, val_key
 
@@ -114,6 +114,9 @@ class DitheredReward:
         if self.controller is not None:
             self.controller.observe(flip_rate=flips)
         log_metric("redit/zero_std_group_frac/raw", zero_std_group_frac(raw, self.group_size))
+        all_correct, all_wrong = saturated_group_fracs(raw, self.last_correct, self.group_size)
+        log_metric("redit/zero_std_group_frac/raw_all_correct", all_correct)
+        log_metric("redit/zero_std_group_frac/raw_all_wrong", all_wrong)
         log_metric("redit/zero_std_group_frac/dithered", zero_std_group_frac(noisy, self.group_size))
         return noisy.tolist()
 
@@ -184,6 +187,27 @@ def task_rows(redit_args, cfg: dict) -> tuple[list[dict], list[dict]]:
     return train, val
 
 
+def check_model_folder(folder: Path) -> None:
+    """A model folder whose config or weights cannot be read is one ValueError, found before any run
+    folder is touched (not a traceback after the run's metrics were reset)."""
+    from safetensors import safe_open
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(folder)
+    except Exception as err:
+        raise ValueError(f"model folder {folder}: config.json cannot be read ({type(err).__name__}); "
+                         "replace the folder (the tiny policy: delete it and it is rebuilt).") from None
+    for weights in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(weights), framework="pt") as f:
+                for key in f.keys():
+                    f.get_slice(key)  # reads every header entry; a truncated file fails here
+        except Exception as err:
+            raise ValueError(f"model weights {weights} cannot be read ({type(err).__name__}: damaged or truncated); "
+                             "replace the folder (the tiny policy: delete it and it is rebuilt).") from None
+
+
 def resolve_model(name_or_path: str | None, model_args, training_args) -> dict:
     """Where the policy comes from, checked before any long work: the tiny policy (built and cached
     if missing), a local folder, or a hub id (unreachable = one clear ValueError naming the fix)."""
@@ -193,10 +217,12 @@ def resolve_model(name_or_path: str | None, model_args, training_args) -> dict:
         from .tiny_policy import ensure_tiny_policy
 
         path = ensure_tiny_policy()
+        check_model_folder(path)
         report = json.loads((path / "sft_report.json").read_text())
         report.pop("history", None)
         return {"path": str(path.resolve()), "name_or_path": None, "tiny_policy": report, "dtype": dtype, "device": device}
     if Path(name_or_path).is_dir():
+        check_model_folder(Path(name_or_path))
         return {"path": str(Path(name_or_path).resolve()), "name_or_path": name_or_path, "tiny_policy": None,
                 "dtype": dtype, "device": device}
     from huggingface_hub.utils import logging as hub_logging

@@ -175,3 +175,12 @@ def test_all_equal_group_gets_unit_scale_random_advantages_under_std_normalisati
         r = dither(torch.ones(8), DitherConfig(sigma=sigma, seed=2), 0).double()
         adv = (r - r.mean()) / r.std()
         assert adv.std().item() == pytest.approx(1.0) and adv.abs().max() > 0.5
+
+
+def test_saturated_groups_split_into_all_correct_and_all_wrong():
+    from redit.dither import saturated_group_fracs
+
+    raw = torch.tensor([1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 5.0, 5.0])  # groups of 2: correct, wrong, mixed, equal-but-wrong
+    correct = torch.tensor([1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    assert saturated_group_fracs(raw, correct, 2) == (0.25, 0.5)
+    assert sum(saturated_group_fracs(raw, correct, 2)) == zero_std_group_frac(raw, 2)
