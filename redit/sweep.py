@@ -202,7 +202,15 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1), help="runs in parallel (default: CPU count)")
     p.add_argument("--train-args", default="", help="extra arguments passed to every `redit.train` (quoted string)")
     p.add_argument("--list", action="store_true", help="print the runs of the grid and exit")
-    args = p.parse_args(argv)
+    def one_line_error(message):
+        print(f"error: {message}; see python -m redit.sweep --help", file=sys.stderr)
+        raise SystemExit(2)
+
+    p.error = one_line_error
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code
     for name in ("jobs", "steps", "ablation_steps"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             print(f"error: --{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}.", file=sys.stderr)

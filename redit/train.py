@@ -245,6 +245,9 @@ def resolve_config(parsed: ParsedArgs) -> dict:
     if r.dist == "none" and (r.sigma or r.sigma_end or r.schedule != "constant"):
         raise ValueError(f"--dist none (plain GRPO) adds no noise, so --sigma/--sigma-end/--schedule would be ignored; "
                          f"choose a noise --dist (gaussian, uniform, laplace) or drop them.")
+    for name in ("val_problems", "train_problems"):
+        if getattr(r, name) is not None and getattr(r, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(r, name)}.")
     _check_run_dir(Path(r.run_dir))
     if parsed.model is not None:
         folder = Path(parsed.model)

@@ -1,0 +1,168 @@
+"""Bad input, as a careless user types it: each case must exit != 0 with ONE line naming the problem
+(and the fix), before any long work, writing nothing. The table at the bottom of each section is the
+list of cases; `python -m pytest tests/test_invalid_inputs.py -v` prints it as tried / held."""
+
+import json
+import subprocess
+
+import pytest
+
+from redit import REPO_ROOT, sweep, train
+
+PY = str(REPO_ROOT / ".venv" / "bin" / "python")
+
+
+def one_error_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("Loading weights")]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error:"), lines[0]
+    return lines[0]
+
+
+# ---- python -m redit.train ---------------------------------------------------------------------------
+TRAIN_CASES = {
+    "run-dir is a file": (["--run-dir", "{file}"], "is a file"),
+    "run-dir under a file": (["--run-dir", "{file}/run"], "sits under the file"),
+    "run-dir missing": ([], "--run-dir is required"),
+    "steps -1": (["--steps", "-1"], "--steps must be >= 1"),
+    "steps 0": (["--steps", "0"], "--steps must be >= 1"),
+    "steps not a number": (["--steps", "abc"], "invalid int value"),
+    "prompts-per-step 0": (["--prompts-per-step", "0"], "--prompts-per-step must be >= 1"),
+    "num-generations 1": (["--num-generations", "1"], "generations"),
+    "val-every 0": (["--val-every", "0"], "--val-every must be >= 1"),
+    "max-new-tokens 0": (["--max-new-tokens", "0"], "must be >= 1"),
+    "threads 0": (["--threads", "0"], "--threads must be >= 1"),
+    "lr nan": (["--lr", "nan"], "--lr must be a finite number > 0"),
+    "lr negative": (["--lr", "-1"], "--lr must be a finite number > 0"),
+    "lr 0": (["--lr", "0"], "--lr must be a finite number > 0"),
+    "temperature 0": (["--temperature", "0"], "--temperature must be a finite number > 0"),
+    "temperature inf": (["--temperature", "inf"], "--temperature must be a finite number > 0"),
+    "max-grad-norm -1": (["--max-grad-norm", "-1"], "--max-grad-norm must be a finite number >= 0"),
+    "sigma negative": (["--dist", "gaussian", "--sigma", "-0.1"], "sigma must be a finite number >= 0"),
+    "sigma nan": (["--dist", "gaussian", "--sigma", "nan"], "sigma must be a finite number >= 0"),
+    "dist none with sigma": (["--dist", "none", "--sigma", "0.5"], "--dist none (plain GRPO) adds no noise"),
+    "dist gaussian with sigma 0": (["--dist", "gaussian", "--sigma", "0"], "adds no noise"),
+    "unknown dist": (["--dist", "cauchy", "--sigma", "0.1"], "invalid choice"),
+    "sigma-end negative": (["--dist", "gaussian", "--sigma", "0.1", "--schedule", "linear", "--sigma-end", "-1"], "sigma_end"),
+    "unknown schedule": (["--dist", "gaussian", "--sigma", "0.1", "--schedule", "sawtooth"], "invalid choice"),
+    "unknown scope": (["--dist", "gaussian", "--sigma", "0.1", "--scope", "some"], "invalid choice"),
+    "adaptive without noise": (["--adaptive", "flip_rate"], "--adaptive needs a noise --dist"),
+    "adaptive with a schedule": (["--dist", "gaussian", "--sigma", "0.1", "--schedule", "linear", "--adaptive", "flip_rate"],
+                                 "--adaptive needs a noise --dist and the constant --schedule"),
+    "adaptive setpoint negative": (["--dist", "gaussian", "--sigma", "0.05", "--adaptive", "flip_rate", "--setpoint", "-1"],
+                                   "setpoint > 0"),
+    "unknown flag": (["--bogus", "1"], "unrecognized arguments"),
+    "unknown algorithm": (["--algorithm", "ppo2"], "invalid choice"),
+    "unknown task": (["--task", "chess"], "invalid choice"),
+    "model path missing": (["--model", "/nonexistent/model"], "neither a model folder nor a hub id"),
+    "model folder without config.json": (["--model", "{empty_dir}"], "not a model folder"),
+    "model folder with non-JSON config.json": (["--model", "{bad_config_model}"], "config.json cannot be read"),
+    "model folder with truncated weights": (["--model", "{truncated_model}"], "damaged or truncated"),
+    "max-number 0": (["--max-number", "0"], "max_number must be >= 1"),
+    "min-ops above max-ops": (["--min-ops", "3", "--max-ops", "1"], "min_steps <= max_steps"),
+    "val-problems 0": (["--val-problems", "0"], "must be >= 1"),
+    "tiny knob on gsm8k": (["--task", "gsm8k", "--max-number", "12"], "tiny-task knobs"),
+    "paper reward on tiny": (["--reward", "paper"], "--reward paper exists for"),
+    "geo3k on TRL": (["--task", "geo3k"], "vision-language"),
+    "recipe file missing": (["--config", "/nonexistent.yaml"], "is not a file"),
+    "recipe not a mapping": (["--config", "{list_yaml}"], "must be a YAML mapping"),
+    "recipe with an unknown key": (["--config", "{unknown_key_yaml}"], "unknown options"),
+    "finished run with non-JSON config": (["--run-dir", "{damaged_run}"], "is not readable JSON"),
+    "finished run with other steps": (["--run-dir", "{finished_run}", "--steps", "7"], "different steps"),
+    "finished run with another model": (["--run-dir", "{finished_run}", "--model", "{other_model}"], "different model"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory, tiny_policy_path):
+    root = tmp_path_factory.mktemp("bad")
+    (root / "afile").write_text("x")
+    (root / "empty").mkdir()
+    bad_config = root / "bad_config_model"
+    bad_config.mkdir()
+    (bad_config / "config.json").write_text("{not json")
+    truncated = root / "truncated_model"
+    truncated.mkdir()
+    for f in tiny_policy_path.iterdir():
+        data = f.read_bytes()
+        (truncated / f.name).write_bytes(data[: len(data) // 2] if f.suffix == ".safetensors" else data)
+    (root / "list.yaml").write_text("- 1\n- 2\n")
+    (root / "unknown.yaml").write_text("not_an_option: 3\n")
+    damaged = root / "damaged_run"
+    damaged.mkdir()
+    (damaged / "config.json").write_bytes(b"\x00\xff garbage")
+    (damaged / "metrics.jsonl").write_text('{"step": 0, "data": {}}\n')
+    (damaged / "done.json").write_text("{}")
+    other_model = root / "other_model"  # a readable model folder that is not the tiny policy
+    other_model.mkdir()
+    for f in tiny_policy_path.iterdir():
+        (other_model / f.name).write_bytes(f.read_bytes())
+    finished = root / "finished_run"  # a finished default run (config as train would write it), no training needed
+    finished.mkdir()
+    cfg = train.resolve_config(train.parse_args(["--run-dir", str(finished), "--steps", "3"]))
+    (finished / "config.json").write_text(json.dumps({**cfg, "model": {"path": str(tiny_policy_path), "name_or_path": None}}))
+    (finished / "metrics.jsonl").write_text('{"step": 0, "data": {}}\n')
+    (finished / "done.json").write_text("{}")
+    return {"file": root / "afile", "empty_dir": root / "empty", "bad_config_model": bad_config, "truncated_model": truncated,
+            "list_yaml": root / "list.yaml", "unknown_key_yaml": root / "unknown.yaml", "damaged_run": damaged,
+            "finished_run": finished, "other_model": other_model, "root": root}
+
+
+@pytest.mark.parametrize("case", list(TRAIN_CASES))
+def test_train_rejects(case, bad_inputs, tmp_path, capsys):
+    args, expected = TRAIN_CASES[case]
+    args = [a.format(**bad_inputs) for a in args]
+    if "--run-dir" not in args and case != "run-dir missing":
+        args += ["--run-dir", str(tmp_path / "run")]
+    before = {p: p.read_bytes() for p in bad_inputs["root"].rglob("*") if p.is_file()}
+    assert train.main(args) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert expected in line, line
+    assert not (tmp_path / "run").exists()  # nothing written
+    assert {p: p.read_bytes() for p in bad_inputs["root"].rglob("*") if p.is_file()} == before  # nothing changed
+
+
+# ---- python -m redit.sweep ---------------------------------------------------------------------------
+SWEEP_CASES = {
+    "jobs 0 (would hang)": (["--jobs", "0"], "--jobs must be >= 1"),
+    "jobs negative": (["--jobs", "-2"], "--jobs must be >= 1"),
+    "steps 0": (["--steps", "0"], "--steps must be >= 1"),
+    "unknown experiment": (["--experiments", "nope"], "unknown experiment 'nope'"),
+    "seeds not numbers": (["--seeds", "a"], "invalid int value"),
+    "unknown option": (["--bogus"], "unrecognized arguments"),
+}
+
+
+@pytest.mark.parametrize("case", list(SWEEP_CASES))
+def test_sweep_rejects(case, tmp_path, capsys):
+    args, expected = SWEEP_CASES[case]
+    assert sweep.main(["--runs", str(tmp_path / "runs"), *args]) == 2
+    assert expected in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "runs").exists()
+
+
+# ---- ./run_all.sh ------------------------------------------------------------------------------------
+RUN_ALL_CASES = {
+    "jobs negative": (["--jobs", "-2"], "--jobs and --steps take a whole number >= 1"),
+    "jobs 0": (["--jobs", "0"], "--jobs and --steps take a whole number >= 1"),
+    "steps without a value": (["--steps"], "--steps needs a value"),
+    "steps followed by another option": (["--steps", "--quick"], "--steps needs a value"),
+    "steps not a number": (["--steps", "abc"], "take a whole number"),
+    "ablation-steps 0": (["--ablation-steps", "0"], "take a whole number"),
+    "seeds empty": (["--seeds", ""], "--seeds needs a value"),
+    "seeds not numbers": (["--seeds", "0 x"], "--seeds takes whole numbers"),
+    "unknown experiment": (["--only", "nope"], "--only nope is not an experiment"),
+    "unknown scale": (["--scale", "huge"], "--scale must be"),
+    "unknown option": (["--bogus"], "unknown option --bogus"),
+    "dry-run at tiny scale": (["--dry-run"], "--dry-run is for --scale paper"),
+}
+
+
+@pytest.mark.parametrize("case", list(RUN_ALL_CASES))
+def test_run_all_rejects(case, tmp_path):
+    args, expected = RUN_ALL_CASES[case]
+    proc = subprocess.run(["./run_all.sh", *args, "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert expected in one_error_line(proc.stderr)
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
