@@ -107,7 +107,9 @@ def child(name: str, steps: int, prompts: int, generations: int, out: Path) -> N
         if code:
             raise SystemExit(f"training run {name} failed with exit code {code}")
         rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    step_s = [r["timing_s/step"] for r in rows if "timing_s/step" in r]
+    step_s = [r["data"]["timing_s/step"] for r in rows if "timing_s/step" in r["data"]]
+    if len(step_s) != steps:
+        raise SystemExit(f"training run {name}: expected {steps} timed steps in metrics.jsonl, found {len(step_s)}")
     out.write_text(json.dumps({"step_s": step_s, "timings": timings, "lengths": lengths}))
 
 
