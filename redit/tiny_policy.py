@@ -1,4 +1,4 @@
-"""The tiny policy: a character-level tokenizer and a small Qwen2 model, built locally (no hub),
+"""The tiny policy: a byte-level BPE tokenizer with merges learned on the task text and a small Qwen2 model, built locally (no hub),
 SFT-warmed on the tiny task until its *sampled* accuracy reaches a target, and cached on disk.
 
     python -m redit.tiny_policy            # build (or reuse) the default policy, print its report
@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,10 @@ from . import REPO_ROOT, tiny_task
 from .rewards import score
 
 SPECIAL_TOKENS = {"pad": "<pad>", "eos": "<eos>", "unk": "<unk>"}
+BYTE_VOCAB = 256  # byte-level alphabet size
+NO_MERGES_TOKENIZER = "byte-level-no-merges+concat-chat-template"  # one token per byte (the policy before issue 13)
+BPE_TOKENIZER = "byte-level-bpe-384+concat-chat-template"  # merges learned on the task text; 391 saturates it
+FIT_MARGIN_TOKENS = 4  # fitted_max_new_tokens: room beyond the longest gold answer
 CHAT_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
 
 
@@ -50,7 +55,7 @@ class SFTConfig:
 
 @dataclass(frozen=True)
 class TinyPolicySpec:
-    tokenizer: str = "byte-level-no-merges+concat-chat-template"
+    tokenizer: str = BPE_TOKENIZER  # NO_MERGES_TOKENIZER rebuilds the pre-issue-13 policy
     task: tiny_task.TinyTaskConfig = field(default_factory=tiny_task.TinyTaskConfig)
     model: TinyModelConfig = field(default_factory=TinyModelConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
@@ -64,25 +69,80 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("REDIT_CHECKPOINTS", REPO_ROOT / "checkpoints"))
 
 
-def build_tokenizer():
-    """Byte-level tokenizer with no merges (one token per byte), built with `tokenizers`.
+def _tokenizer_vocab_size(name: str) -> int | None:
+    """Whole vocabulary size V (bytes + merges + specials) of "byte-level-bpe-<V>+..."; None for no merges."""
+    if name == NO_MERGES_TOKENIZER:
+        return None
+    match = re.fullmatch(r"byte-level-bpe-(\d+)\+concat-chat-template", name)
+    if not match or int(match[1]) <= BYTE_VOCAB + len(SPECIAL_TOKENS):
+        raise ValueError(f"unknown tiny tokenizer {name!r}; use {NO_MERGES_TOKENIZER!r} or "
+                         f"'byte-level-bpe-<V>+concat-chat-template' with V > {BYTE_VOCAB + len(SPECIAL_TOKENS)}.")
+    return int(match[1])
 
-    Byte-level BPE is Qwen2's own tokenizer family, so `AutoTokenizer` (which maps a qwen2 model to
-    `Qwen2Tokenizer`, as verl and TRL do) reloads it with identical ids; it covers any UTF-8 text.
+
+def _task_corpus(task: tiny_task.TinyTaskConfig) -> list[str]:
+    """The text the policy reads and writes: train-split prompts and gold answers (never test rows)."""
+    rows = tiny_task.generate(task, "train")
+    return [tiny_task.prompt(r["question"]) for r in rows] + [r["answer"] for r in rows]
+
+
+def build_tokenizer(name: str = NO_MERGES_TOKENIZER, task: tiny_task.TinyTaskConfig | None = None):
+    """Byte-level BPE tokenizer built with `tokenizers`: no merges (one token per byte) or merges learned
+    on the task's train text up to a vocabulary size (`name`, see TinyPolicySpec.tokenizer).
+
+    Byte-level BPE is Qwen2's own tokenizer family and covers any UTF-8 text. `AutoTokenizer` (as TRL and
+    verl load a qwen2 folder) always rebuilds a `Qwen2Tokenizer` from the saved vocabulary and merges,
+    with Qwen2's NFC normaliser and pre-tokenising regex; merges are therefore learned under that very
+    pipeline (they never cross a digit, so "17" stays "1","7") and the reload gives identical ids.
+    Learned merges make prompts ~3x shorter; generation, forward and backward all scale with length.
+    Training is deterministic: the same name and task give the same merges, hence the same files.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    symbols = list(SPECIAL_TOKENS.values()) + sorted(pre_tokenizers.ByteLevel.alphabet())
-    core = Tokenizer(models.BPE(vocab={s: i for i, s in enumerate(symbols)}, merges=[], unk_token=SPECIAL_TOKENS["unk"]))
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    core.decoder = decoders.ByteLevel()
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token=SPECIAL_TOKENS["pad"],
-                                  eos_token=SPECIAL_TOKENS["eos"], unk_token=SPECIAL_TOKENS["unk"])
+    vocab_size = _tokenizer_vocab_size(name)
+    specials = list(SPECIAL_TOKENS.values())
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    if vocab_size is None:
+        core = Tokenizer(models.BPE(vocab={s: i for i, s in enumerate(specials + alphabet)}, merges=[],
+                                    unk_token=SPECIAL_TOKENS["unk"]))
+        core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+        core.decoder = decoders.ByteLevel()
+        tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token=SPECIAL_TOKENS["pad"],
+                                      eos_token=SPECIAL_TOKENS["eos"], unk_token=SPECIAL_TOKENS["unk"])
+    else:
+        from transformers import Qwen2Tokenizer
+
+        pipeline = Qwen2Tokenizer()._tokenizer  # Qwen2's normaliser, pre-tokeniser and decoder, empty vocabulary
+        core = Tokenizer(models.BPE())
+        core.normalizer, core.pre_tokenizer = pipeline.normalizer, pipeline.pre_tokenizer
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, initial_alphabet=alphabet,
+                                      min_frequency=2, show_progress=False)
+        core.train_from_iterator(_task_corpus(task or tiny_task.TinyTaskConfig()), trainer=trainer)
+        learned = json.loads(core.to_str())["model"]
+        tok = Qwen2Tokenizer(vocab=learned["vocab"], merges=[tuple(m) for m in learned["merges"]],
+                             unk_token=SPECIAL_TOKENS["unk"], pad_token=SPECIAL_TOKENS["pad"], eos_token=SPECIAL_TOKENS["eos"])
     tok.padding_side = "left"  # generation pads on the left
     # verl renders every prompt through the chat template; the tiny policy's "chat" is the bare text.
     tok.chat_template = CHAT_TEMPLATE
     return tok
+
+
+def fitted_max_new_tokens(spec: "TinyPolicySpec | None" = None, cache_dir: Path | None = None) -> int:
+    """Generation budget for the tiny task: the longest gold answer (train and test) in tokens, plus its
+    eos, plus FIT_MARGIN_TOKENS. A longer budget only lets wrong samples ramble: a sampled batch runs until
+    its longest sequence stops, so the budget bounds each GRPO step's generation time. Read from the
+    cached policy's sft_report.json when it is there (training the tokenizer again takes seconds)."""
+    spec = spec or TinyPolicySpec()
+    report = policy_dir(spec, cache_dir) / "sft_report.json"
+    if report.is_file() and "fitted_max_new_tokens" in (stored := json.loads(report.read_text())):
+        return stored["fitted_max_new_tokens"]
+    return _fit_max_new_tokens(build_tokenizer(spec.tokenizer, spec.task), spec.task)
+
+
+def _fit_max_new_tokens(tokenizer, task: tiny_task.TinyTaskConfig) -> int:
+    answers = [r["answer"] for split in ("train", "test") for r in tiny_task.generate(task, split)]
+    return max(map(len, tokenizer(answers)["input_ids"])) + 1 + FIT_MARGIN_TOKENS
 
 
 def build_model(tokenizer, cfg: TinyModelConfig, seed: int):
@@ -171,7 +231,7 @@ def sft_warmup(spec: TinyPolicySpec, out_dir: Path, log=print) -> dict:
     import random
 
     cfg = spec.sft
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(spec.tokenizer, spec.task)
     model = build_model(tokenizer, spec.model, seed=cfg.seed)
     train = tiny_task.generate(spec.task, "train")
     test = tiny_task.generate(spec.task, "test")[: cfg.eval_problems]
@@ -202,6 +262,7 @@ def sft_warmup(spec: TinyPolicySpec, out_dir: Path, log=print) -> dict:
         "spec": asdict(spec), "key": spec.key(), "steps": step, "seconds": round(time.time() - start, 1),
         "sampled_acc": sampled, "greedy_acc": greedy_acc, "eval_problems": len(test),
         "n_params": sum(p.numel() for p in model.parameters()), "torch_threads": torch.get_num_threads(),
+        "fitted_max_new_tokens": _fit_max_new_tokens(tokenizer, spec.task),
         "history": history,
     }
     if sampled < cfg.target_sampled_acc:

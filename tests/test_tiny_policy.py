@@ -2,21 +2,59 @@
 
 import json
 
+import pytest
+
 from transformers import AutoTokenizer
 
 from redit import tiny_policy, tiny_task
 
 
 def test_tokenizer_round_trips_any_text_and_survives_autotokenizer(tmp_path, tiny_policy_path):
-    tok = tiny_policy.build_tokenizer()
-    text = "Q: Ann has 3 pens.\nA: 3+4=7\n#### 7  ünïcode €"
-    ids = tok(text)["input_ids"]
-    assert tok.decode(ids) == text
-    # verl and TRL load tokenizers with AutoTokenizer, which maps a qwen2 model to Qwen2Tokenizer:
-    # the saved policy must give the very same ids that way.
+    spec = json.loads((tiny_policy_path / "sft_report.json").read_text())["spec"]
+    tok = tiny_policy.build_tokenizer(spec["tokenizer"], tiny_task.TinyTaskConfig(**spec["task"]))
+    rows = tiny_task.generate(tiny_task.TinyTaskConfig(**spec["task"]), "test")
+    texts = ["Q: Ann has 3 pens.\nA: 3+4=7\n#### 7  ünïcode €  Ω 17"]
+    texts += [tiny_task.prompt(r["question"]) for r in rows] + [r["answer"] for r in rows]
+    # verl and TRL load tokenizers with AutoTokenizer, which rebuilds a qwen2 folder as Qwen2Tokenizer
+    # (its own normaliser and pre-tokenising regex): the saved policy must give the very same ids.
     reloaded = AutoTokenizer.from_pretrained(tiny_policy_path)
-    assert reloaded(text)["input_ids"] == ids and reloaded.decode(ids) == text
+    for text in texts:
+        ids = tok(text)["input_ids"]
+        assert tok.decode(ids) == text
+        assert reloaded(text)["input_ids"] == ids and reloaded.decode(ids) == text
     assert reloaded.eos_token == "<eos>" and reloaded.pad_token == "<pad>"
+    assert reloaded.eos_token_id == tok.eos_token_id and reloaded.pad_token_id == tok.pad_token_id
+
+
+def test_learned_merges_shorten_the_task_text_and_are_deterministic(tmp_path):
+    task = tiny_task.TinyTaskConfig()
+    rows = tiny_task.generate(task, "test")
+    bytes_tok = tiny_policy.build_tokenizer(tiny_policy.NO_MERGES_TOKENIZER, task)
+    bpe = tiny_policy.build_tokenizer(tiny_policy.BPE_TOKENIZER, task)
+    prompts = [tiny_task.prompt(r["question"]) for r in rows]
+
+    def total(tok, texts):
+        return sum(map(len, tok(texts)["input_ids"]))
+
+    assert total(bpe, prompts) * 2.5 < total(bytes_tok, prompts)  # measured ~2.9x shorter prompts
+    assert total(bpe, [r["answer"] for r in rows]) < total(bytes_tok, [r["answer"] for r in rows])
+    # same spec -> same tokenizer files -> same policy (its cache key hashes the spec, not the files)
+    for i in range(2):
+        tiny_policy.build_tokenizer(tiny_policy.BPE_TOKENIZER, task).save_pretrained(tmp_path / str(i))
+    assert (tmp_path / "0" / "tokenizer.json").read_bytes() == (tmp_path / "1" / "tokenizer.json").read_bytes()
+    assert tiny_policy.TinyPolicySpec(tokenizer=tiny_policy.NO_MERGES_TOKENIZER).key() != tiny_policy.TinyPolicySpec().key()
+
+
+def test_fitted_max_new_tokens_covers_every_gold_answer_with_its_eos():
+    spec = tiny_policy.TinyPolicySpec()
+    tok = tiny_policy.build_tokenizer(spec.tokenizer, spec.task)
+    longest = max(len(tok(r["answer"])["input_ids"]) for split in ("train", "test") for r in tiny_task.generate(spec.task, split))
+    assert tiny_policy.fitted_max_new_tokens(spec) == longest + 1 + tiny_policy.FIT_MARGIN_TOKENS == 24
+
+
+def test_unknown_tokenizer_name_is_one_clear_error():
+    with pytest.raises(ValueError, match="unknown tiny tokenizer"):
+        tiny_policy.build_tokenizer("byte-level-bpe-12+concat-chat-template")
 
 
 def test_sft_warm_up_reaches_the_mixed_group_accuracy_window(tiny_policy_path):
