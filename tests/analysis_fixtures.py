@@ -10,13 +10,15 @@ STEPS = 8  # training steps 1..8; validation at steps 0, 2, 4, 6, 8
 VAL_STEPS = (0, 2, 4, 6, 8)
 
 # experiment "main" (runs directly under the root): final accuracies grpo 0.5 / 0.6 / 0.7 and
-# redit-gaussian 0.7 / 0.8 / 0.75 (seed 2 is the verl run)
+# redit-gaussian 0.7 / 0.8 / 0.75; verl/ holds one run written by verl's logger (no baseline there:
+# a verl run is never paired with a TRL one)
 MAIN = {
     ("none", 0): dict(val=(0.4, 0.45, 0.5, 0.5, 0.5), grad=(1, 0.005, 6, 1, 1, 1, 1, 0.0)),
     ("none", 1): dict(val=(0.4, 0.5, 0.55, 0.6, 0.6), grad=(1,) * 8),
     ("none", 2): dict(val=(0.4, 0.5, 0.6, 0.7, 0.7), grad=(7, 8, 1, 1, 1, 1, 1, 1)),
     ("gaussian", 0): dict(val=(0.4, 0.6, 0.7, 0.7, 0.7), grad=(0.5,) * 8),
     ("gaussian", 1): dict(val=(0.4, 0.6, 0.7, 0.8, 0.8), grad=(0.5,) * 8),
+    ("gaussian", 2): dict(val=(0.4, 0.6, 0.7, 0.75, 0.75), grad=(0.5,) * 8),
 }
 VERL_RUN = dict(val=(0.4, 0.6, 0.7, 0.75, 0.75), grad=(0.5,) * 8)
 
@@ -72,13 +74,13 @@ def write_verl_run(root: Path, name: str, seed: int, monkeypatch) -> Path:
 
 
 def write_fixture_runs(root: Path, monkeypatch) -> Path:
-    """main: 3 GRPO + 3 ReDit seeds (one from verl); variance/: a sigma sweep (one run lacks the
+    """main: 3 GRPO + 3 ReDit seeds; verl/: one ReDit run from verl's logger; variance/: a sigma sweep (one run lacks the
     grad-norm key); schedule/: a linear sigma decay; plus one unfinished run that must be left out."""
     root = Path(root)
     for (dist, seed), spec in MAIN.items():
         method = "grpo" if dist == "none" else "redit-gaussian"
         write_run(root, f"{method}-s{seed}", dist, seed, step_records(**spec, sigma=0.0 if dist == "none" else 0.05))
-    write_verl_run(root, "redit-gaussian-s2", 2, monkeypatch)
+    write_verl_run(root / "verl", "redit-gaussian-s2", 2, monkeypatch)
     write_run(root, "redit-gaussian-s9", "gaussian", 9, step_records((0.4, 0.1), (1, 1)), done=False)
     flat = dict(val=(0.4, 0.5, 0.6, 0.6, 0.6), grad=(0.5,) * 8)
     for dist, sigma, seed in (("gaussian", 0.01, 0), ("gaussian", 0.01, 1), ("gaussian", 0.1, 0), ("uniform", 0.1, 0)):

@@ -29,10 +29,10 @@ def runs(fixture_root):
 def test_load_runs_sorts_experiments_and_leaves_out_unfinished(fixture_root):
     with pytest.warns(UserWarning, match="redit-gaussian-s9: unfinished"):
         loaded = analysis.load_runs(fixture_root)
-    by_name = {r.name: r for r in loaded}
-    assert "redit-gaussian-s9" not in by_name and len(loaded) == 6 + 4 + 1
-    assert by_name["grpo-s0"].experiment == "main" and by_name["linear-s0"].experiment == "schedule"
-    verl = by_name["redit-gaussian-s2"]  # the run verl's FileLogger wrote, config from the plugin
+    by_name = {(r.experiment, r.name): r for r in loaded}
+    assert ("main", "redit-gaussian-s9") not in by_name and len(loaded) == 6 + 1 + 4 + 1
+    assert ("main", "grpo-s0") in by_name and ("schedule", "linear-s0") in by_name
+    verl = by_name[("verl", "redit-gaussian-s2")]  # the run verl's FileLogger wrote, config from the plugin
     assert verl.config["backend"] == "verl" and verl.method == "redit-gaussian" and verl.seed == 2
     assert verl.task == "tiny" and verl.info["steps"] == STEPS and analysis.final_val_acc(verl) == 0.75
 
@@ -60,8 +60,12 @@ def test_main_table_matches_hand_computation(runs):
     assert grpo.vanishing_steps_total == 2 and redit.exploding_steps_total == 0
     # redit: sample std of (0.7, 0.8, 0.75) = 0.05 -> 4.302653 * 0.05 / sqrt(3) = 0.1242
     md = analysis.to_markdown(table.reset_index(), ["task", "method"])
-    assert "| tiny | grpo | 60.0 ± 24.8 | 3 | baseline |  | 8 | 1.00 | 0.7 / 1.0 |" in md
-    assert "| tiny | redit-gaussian | 75.0 ± 12.4 | 3 | +15.0 | 0.095 | 6 | 0.75 | 0.0 / 0.0 |" in md
+    # Δ CI: t(0.975, 2) * sqrt(0.0075) / sqrt(3) = 4.302653 * 0.05 = 0.2151; one comparison, so Holm = p;
+    # MDE = (t(0.975, 2) + t(0.8, 2)) * sqrt(0.0075) / sqrt(3) = (4.302653 + 1.060660) * 0.05 = 0.2682
+    assert redit.delta_ci95 == pytest.approx(4.302653 * 0.05, rel=1e-5) and redit.p_holm == redit.p_value
+    assert redit.mde == pytest.approx((4.302653 + 1.060660) * 0.05, rel=1e-5)
+    assert "| tiny | grpo | 60.0 ± 24.8 | 3 | baseline |  |  |  | 8 | 1.00 | 0.7 / 1.0 |" in md
+    assert "| tiny | redit-gaussian | 75.0 ± 12.4 | 3 | +15.0 ± 21.5 | 0.095 | 0.095 | 26.8 | 6 | 0.75 | 0.0 / 0.0 |" in md
 
 
 def test_steps_to_target_without_smoothing_and_never_reached():
@@ -73,7 +77,7 @@ def test_steps_to_target_without_smoothing_and_never_reached():
 
 def test_ablation_table_groups_by_sigma_and_reports_missing_keys(runs):
     table, by = analysis.experiment_table(runs, "variance")
-    assert by == ["task", "method", "sigma"]
+    assert by == ["task", "method", "sigma", "noise_std"]  # the std: uniform a = 0.1 is std 0.0577
     assert list(zip(table["method"], table["sigma"], table["n_seeds"])) == [
         ("redit-gaussian", 0.01, 2), ("redit-gaussian", 0.1, 1), ("redit-uniform", 0.1, 1)]
     # no GRPO run in variance/: the baseline comes from main, with the same task, algorithm and steps
@@ -81,7 +85,7 @@ def test_ablation_table_groups_by_sigma_and_reports_missing_keys(runs):
     uniform = table.iloc[2]
     assert math.isnan(uniform.vanishing_steps_mean) and "actor/grad_norm" in uniform.missing
     md = analysis.to_markdown(table, by, notes=analysis.tables.table_notes(table))
-    assert "| tiny | redit-uniform | 0.1 | 60.0 | 1 |" in md and "— / —" in md
+    assert "| tiny | redit-uniform | 0.1 | 0.058 | 60.0 | 1 |" in md and "— / —" in md
     assert "— = not logged. Runs lacking keys: uniform-0.1-s0: actor/grad_norm." in md
 
 
@@ -103,7 +107,7 @@ def test_tidy_frame_has_one_row_per_run_step_metric(runs):
     assert len(frame) == expected
     row = frame[(frame["run"] == "grpo-s2") & (frame["step"] == 2) & (frame["metric"] == "actor/grad_norm")]
     assert row["value"].tolist() == [8.0] and row["method"].tolist() == ["grpo"] and row["seed"].tolist() == [2]
-    assert set(frame.loc[frame["run"] == "redit-gaussian-s2", "backend"]) == {"verl"}
+    assert set(frame.loc[frame["experiment"] == "verl", "backend"]) == {"verl"}
     assert frame["metric"].dtype == "category" and frame["method"].dtype == "category"
 
 
@@ -192,7 +196,7 @@ def test_cli_writes_every_table_figure_and_an_index(fixture_root, tmp_path):
     assert "+15.0 pts (p=0.10, n=3)" in (out / "paper_vs_repo.md").read_text()
     assert "0.75 (6 vs 8 steps)" in readme
     summary = pd.read_csv(out / "runs.csv")
-    assert len(summary) == 11 and set(summary["backend"]) == {"trl", "verl"}
+    assert len(summary) == 12 and set(summary["backend"]) == {"trl", "verl"}
     csv = pd.read_csv(out / "main_table.csv")
     assert csv.loc[csv["method"] == "redit-gaussian", "p_value"].item() == pytest.approx(1 - 3 / math.sqrt(11), rel=1e-6)
 
@@ -224,5 +228,5 @@ def test_each_algorithm_is_compared_with_itself_without_redit(tmp_path):
         write_run(tmp_path, f"grpo-s{seed}", "none", seed, step_records((0.3, 0.9), (1,)))  # must not be the baseline
     table, by = analysis.experiment_table(analysis.load_runs(tmp_path), "baselines")
     row = table.set_index("method").loc["dapo+redit-gaussian"]
-    assert by == ["task", "method", "sigma"] and row.baseline == "dapo"
+    assert by == ["task", "method", "sigma", "noise_std"] and row.baseline == "dapo"
     assert row.delta_vs_baseline == pytest.approx(0.15) and row.n_pairs == 2  # (0.1 + 0.2) / 2

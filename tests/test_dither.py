@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from redit.dither import (DitherConfig, dither, matched_sigma, sigma_at, step_generator,
+from redit.dither import (DitherConfig, dither, matched_sigma, noise_std, sigma_at, step_generator,
                           zero_std_group_frac)
 
 N = 200_000  # draws for moment checks: the std error of the mean is sigma / sqrt(N) ~ 0.0022 sigma
@@ -175,3 +175,13 @@ def test_all_equal_group_gets_unit_scale_random_advantages_under_std_normalisati
         r = dither(torch.ones(8), DitherConfig(sigma=sigma, seed=2), 0).double()
         adv = (r - r.mean()) / r.std()
         assert adv.std().item() == pytest.approx(1.0) and adv.abs().max() > 0.5
+
+
+@pytest.mark.parametrize("dist,sigma,std", [("gaussian", 0.1, 0.1), ("uniform", 0.3, 0.3 / math.sqrt(3)),
+                                            ("laplace", 0.1, 0.1 * math.sqrt(2)), ("none", 0.0, 0.0)])
+def test_noise_std_is_the_inverse_of_matched_sigma(dist, sigma, std):
+    assert noise_std(dist, sigma) == pytest.approx(std)
+    if dist != "none":
+        assert noise_std(dist, matched_sigma(dist, 0.05)) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="dither dist"):
+        noise_std("cauchy", 0.1)
