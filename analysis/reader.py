@@ -284,8 +284,11 @@ def tidy(runs: list[Run]) -> pd.DataFrame:
 
 
 def pick_pair(runs: list[Run], baseline: str = "grpo", treatment: str = "redit-gaussian", seed=None, task=None):
-    """The (baseline, treatment) runs of one seed (default: the lowest seed both methods have)."""
-    by_key = {(r.method, r.seed): r for r in runs if task is None or r.task == task}
+    """The (baseline, treatment) runs of one seed (default: the lowest seed both methods have); only
+    plain arms (noise on every group at a constant σ) are candidates, so a scope or schedule arm of the
+    same method is never picked."""
+    plain = [r for r in runs if r.info["scope"] == "all" and r.info["adaptive"] == "none" and r.info["schedule"] == "constant"]
+    by_key = {(r.method, r.seed): r for r in plain if task is None or r.task == task}
     seeds = sorted({s for (m, s) in by_key if m == baseline} & {s for (m, s) in by_key if m == treatment})
     if not seeds:
         raise ValueError(f"no seed has both a {baseline!r} and a {treatment!r} run.")
