@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .reader import (GRAD_NORM, PAPER_EXPLODE, PAPER_VANISH, RAW_SCORE, SIGMA, Run, final_val_acc, gradient_events,
-                     metric, run_summaries, scale_aware_events, val_curve)
+                     metric, run_summaries, val_curve)
 from .stats import mean_ci, mean_curve, steps_to_target
 from .tables import baseline_runs, is_baseline, readable
 

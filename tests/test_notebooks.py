@@ -2,7 +2,6 @@
 working directory outside the repository (they find runs through redit.REPO_ROOT or REDIT_RUNS)."""
 
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
