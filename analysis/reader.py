@@ -1,13 +1,15 @@
 """Run folders of either backend -> Run objects, a per-run summary and a tidy long frame.
 
 A run folder holds config.json, metrics.jsonl ({"step": N, "data": {...}} per line, the shape of
-verl's `file` logger) and, once finished, done.json (see redit.runlog). The reader tolerates what
+verl's `file` logger; or metrics.jsonl.gz, the compact copy `python -m analysis --export-runs` writes)
+and, once finished, done.json (see redit.runlog). The reader tolerates what
 real runs leave behind: a truncated or corrupt line (skipped, with a warning naming file:line), a
 step logged twice after a resume (the last copy wins) and keys a backend never logged (empty cells).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -18,15 +20,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from redit import runlog
+from redit import REPO_ROOT, runlog
+from redit.dither import noise_std
 
 GRAD_NORM, RAW_SCORE = "actor/grad_norm", "critic/score/mean"
 SIGMA, ZERO_STD_RAW, ZERO_STD_DITHERED = "redit/sigma", "redit/zero_std_group_frac/raw", "redit/zero_std_group_frac/dithered"
+ZERO_STD_ALL_CORRECT, ZERO_STD_ALL_WRONG = ZERO_STD_RAW + "_all_correct", ZERO_STD_RAW + "_all_wrong"  # sum = raw
 PAPER_VANISH, PAPER_EXPLODE = 0.01, 5.0  # the paper's Figure 1 caption: norm < 0.01 / > 5
+# Scale-aware thresholds (the paper's absolute ones mean little for a 0.36 M-parameter policy): a step
+# vanishes when its pre-clip norm is exactly zero (every group saturated: no signal at all) and
+# explodes when it exceeds EXPLODE_MEDIAN_MULTIPLE x the run's median norm.
+EXPLODE_MEDIAN_MULTIPLE = 10.0
+METRICS_FILES = ("metrics.jsonl", "metrics.jsonl.gz")  # the compact committed copy is gzipped
+
+# Training knobs that define a run's *setting*: two runs with equal settings differ only in their
+# dithering (dist, sigma, schedule, scope, adaptive σ) and seed, so one is the other's baseline. Every
+# task_config.* key (task difficulty) counts too. Absent keys compare as None.
+SETTING_KEYS = ("backend", "task", "algorithm", "steps", "prompts_per_step", "num_generations", "temperature",
+                "lr", "max_grad_norm", "max_new_tokens", "reward", "model.path")
 
 # Columns every run contributes to summaries and the tidy frame, whichever backend wrote it.
 CONFIG_COLUMNS = ["run", "experiment", "backend", "task", "algorithm", "method", "seed",
-                  "dist", "sigma", "schedule", "sigma_end", "steps", "model", "git_sha", "scope", "adaptive"]
+                  "dist", "sigma", "noise_std", "schedule", "sigma_end", "steps", "model", "git_sha", "scope", "adaptive"]
+
+
+def default_runs_root() -> Path:
+    """The repository's runs, wherever Python was started: runs/tiny (what ./run_all.sh writes) if
+    present, else the committed compact copy results/tiny/runs."""
+    live = REPO_ROOT / "runs" / "tiny"
+    return live if live.is_dir() else REPO_ROOT / "results" / "tiny" / "runs"
 
 
 @dataclass
@@ -65,6 +87,7 @@ class Run:
         info = {"run": self.name, "experiment": self.experiment, "backend": self.config.get("backend"),
                 "task": self.task, "algorithm": self.config.get("algorithm", "grpo"), "method": self.method,
                 "seed": self.seed, "dist": dither.get("dist", "none"), "sigma": float(dither.get("sigma", 0.0) or 0.0),
+                "noise_std": noise_std(dither.get("dist", "none"), float(dither.get("sigma", 0.0) or 0.0)),
                 "schedule": dither.get("schedule", "constant"),
                 "sigma_end": dither.get("sigma_end") if dither.get("schedule", "constant") != "constant" else None,
                 "steps": self.config.get("steps"), "model": (self.config.get("model") or {}).get("path"),
@@ -74,6 +97,30 @@ class Run:
         info.update({k: v for k, v in dither.items() if k not in info and k not in ("seed", "total_steps")})
         return info
 
+    @property
+    def setting(self) -> dict:
+        """The training knobs (SETTING_KEYS plus task_config.*) that make two runs comparable."""
+        flat = {key: _lookup(self.config, key) for key in SETTING_KEYS}
+        flat["task"] = self.task
+        flat["algorithm"] = self.config.get("algorithm", "grpo")
+        flat.update({f"task_config.{k}": _hashable(v) for k, v in sorted((self.config.get("task_config") or {}).items())})
+        return flat
+
+    @property
+    def setting_key(self) -> tuple:
+        return tuple(sorted(self.setting.items()))
+
+
+def _lookup(config: dict, dotted: str):
+    value = config
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return _hashable(value)
+
+
+def _hashable(value):
+    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+
 
 def method_name(config: dict) -> str:
     """The method label of a run's config (redit.runlog.method_name)."""
@@ -81,9 +128,11 @@ def method_name(config: dict) -> str:
 
 
 def read_metrics(path: Path) -> pd.DataFrame:
-    """metrics.jsonl -> wide float frame indexed by step (null values -> NaN)."""
+    """metrics.jsonl (or .jsonl.gz) -> wide float frame indexed by step (null values -> NaN)."""
+    path = Path(path)
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
     rows = {}
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -99,8 +148,16 @@ def read_metrics(path: Path) -> pd.DataFrame:
 def load_run(path: Path, experiment: str = "main") -> Run:
     path = Path(path)
     config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
-    metrics = read_metrics(path / "metrics.jsonl")
+    metrics = read_metrics(metrics_file(path))
     return Run(path.name, path, config, metrics, (path / "done.json").is_file(), config.get("experiment") or experiment)
+
+
+def metrics_file(run_dir: Path) -> Path:
+    """The run's metrics.jsonl, else its compact metrics.jsonl.gz."""
+    for name in METRICS_FILES:
+        if (Path(run_dir) / name).is_file():
+            return Path(run_dir) / name
+    return Path(run_dir) / METRICS_FILES[0]
 
 
 def load_runs(root: Path, include_incomplete: bool = False) -> list[Run]:
@@ -111,10 +168,10 @@ def load_runs(root: Path, include_incomplete: bool = False) -> list[Run]:
         raise FileNotFoundError(f"no run folder {root}; run ./run_all.sh (or python -m redit.train) first, or pass --runs.")
     runs = []
     # os.walk follows symlinked run folders (the sweep links a run shared by two experiments), glob does not
-    found = [Path(d) / "metrics.jsonl" for d, _, files in os.walk(root, followlinks=True) if "metrics.jsonl" in files]
-    for metrics in sorted(found):
-        relative = metrics.parent.parent.relative_to(root).as_posix()
-        run = load_run(metrics.parent, experiment="main" if relative == "." else relative)
+    found = [Path(d) for d, _, files in os.walk(root, followlinks=True) if set(METRICS_FILES) & set(files)]
+    for run_dir in sorted(found):
+        relative = run_dir.parent.relative_to(root).as_posix()
+        run = load_run(run_dir, experiment="main" if relative == "." else relative)
         if not run.complete and not include_incomplete:
             warnings.warn(f"{run.path}: unfinished run (no done.json) left out", stacklevel=2)
             continue
@@ -142,6 +199,29 @@ def metric(run: Run, key: str) -> pd.Series:
     return run.metrics[key].dropna() if key in run.metrics else pd.Series(dtype=float)
 
 
+def primary_outcome(run: Run) -> float:
+    """On-policy raw accuracy over the second half of training: mean of critic/score/mean over the
+    steps > steps / 2 (steps = the configured length, else the last logged step)."""
+    score = metric(run, RAW_SCORE)
+    if score.empty:
+        return math.nan
+    steps = run.config.get("steps") or int(score.index.max())
+    late = score[score.index > steps / 2]
+    return float(late.mean()) if len(late) else math.nan
+
+
+def secondary_outcome(run: Run, last: int = 3) -> float:
+    """Held-out accuracy: the mean of the run's last `last` validation evaluations."""
+    curve = val_curve(run)
+    return float(curve.iloc[-last:].mean()) if len(curve) else math.nan
+
+
+def scale_aware_events(grad_norm: pd.Series, multiple: float = EXPLODE_MEDIAN_MULTIPLE):
+    """(exactly-zero steps, steps above `multiple` x the run's median norm)."""
+    g = grad_norm.dropna()
+    return g[g == 0.0], g[g > multiple * g.median()] if len(g) else g
+
+
 def gradient_events(grad_norm: pd.Series, vanish: float = PAPER_VANISH, explode: float = PAPER_EXPLODE):
     g = grad_norm.dropna()
     return g[g < vanish], g[g > explode]
@@ -156,10 +236,17 @@ def run_summaries(runs: list[Run], vanish: float = PAPER_VANISH, explode: float 
         vanishing, exploding = gradient_events(g, vanish, explode)
         missing = [k for k, present in (("val acc", val_column(run)), (GRAD_NORM, GRAD_NORM in run.metrics),
                                         (RAW_SCORE, RAW_SCORE in run.metrics)) if not present]
-        rows.append({**run.info, "path": str(run.path), "complete": run.complete, "final_acc": final_val_acc(run),
+        knobs = {k: v for k, v in run.setting.items() if k not in ("backend", "task", "algorithm", "steps", "model.path")}
+        rows.append({**run.info, **knobs, "path": str(run.path), "complete": run.complete, "final_acc": final_val_acc(run),
                      "train_steps": len(g), "vanishing_steps": len(vanishing) if len(g) else math.nan,
                      "exploding_steps": len(exploding) if len(g) else math.nan,
+                     "zero_grad_steps": len(scale_aware_events(g)[0]) if len(g) else math.nan,
+                     "zero_grad_frac": len(scale_aware_events(g)[0]) / len(g) if len(g) else math.nan,
+                     "exploding_scaled_steps": len(scale_aware_events(g)[1]) if len(g) else math.nan,
                      "zero_std_frac_raw": metric(run, ZERO_STD_RAW).mean(),
+                     "zero_std_frac_all_correct": metric(run, ZERO_STD_ALL_CORRECT).mean(),
+                     "zero_std_frac_all_wrong": metric(run, ZERO_STD_ALL_WRONG).mean(),
+                     "primary": primary_outcome(run), "secondary": secondary_outcome(run),
                      "missing": ", ".join(missing)})
     return pd.DataFrame(rows)
 
@@ -197,8 +284,11 @@ def tidy(runs: list[Run]) -> pd.DataFrame:
 
 
 def pick_pair(runs: list[Run], baseline: str = "grpo", treatment: str = "redit-gaussian", seed=None, task=None):
-    """The (baseline, treatment) runs of one seed (default: the lowest seed both methods have)."""
-    by_key = {(r.method, r.seed): r for r in runs if task is None or r.task == task}
+    """The (baseline, treatment) runs of one seed (default: the lowest seed both methods have); only
+    plain arms (noise on every group at a constant σ) are candidates, so a scope or schedule arm of the
+    same method is never picked."""
+    plain = [r for r in runs if r.info["scope"] == "all" and r.info["adaptive"] == "none" and r.info["schedule"] == "constant"]
+    by_key = {(r.method, r.seed): r for r in plain if task is None or r.task == task}
     seeds = sorted({s for (m, s) in by_key if m == baseline} & {s for (m, s) in by_key if m == treatment})
     if not seeds:
         raise ValueError(f"no seed has both a {baseline!r} and a {treatment!r} run.")

@@ -2,7 +2,10 @@
 
     python -m analysis                      # --scale tiny: runs/tiny -> results/tiny
     python -m analysis --runs runs/paper --out results/paper-run1 --scale paper
+    python -m analysis --runs runs/tiny --export-runs results/tiny/runs   # the compact committed copy
 
+The regime experiment (analysis.regime) comes first: regime_table.{md,csv,tex} with the slope of
+Δ on the measured zero-variance fraction, the headline figure and Figure 1 at its most saturated level.
 Runs are grouped into experiments by folder (runs/<scale>/<run> = "main", runs/<scale>/<experiment>/<run>
 = that experiment) or by config["experiment"]. Per experiment it writes <experiment>_table.{md,csv,tex}
 (main: main_table.*), the accuracy-vs-step figure, gradient-norm distributions, and where they apply
@@ -21,9 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import figures
-from .reader import PAPER_EXPLODE, PAPER_VANISH, Run, load_runs, metric, pick_pair, run_summaries, SIGMA
-from .tables import EXPERIMENTS, comparison_table, group_columns, table_notes, write_table
+from . import figures, regime
+from .reader import METRICS_FILES, PAPER_EXPLODE, PAPER_VANISH, Run, load_runs, metric, pick_pair, run_summaries, SIGMA
+from .tables import EXPERIMENTS, comparison_table, group_columns, is_baseline, table_notes, write_table
 
 from redit import REPO_ROOT as REPO
 REFERENCE = REPO / "results" / "paper" / "reference.csv"
@@ -41,8 +44,10 @@ def paper_cells(reference: pd.DataFrame) -> dict:
 
 
 def experiments_of(runs: list[Run]) -> list[str]:
+    """The experiments present, the regime first (the headline), then in registry order."""
     names = {r.experiment for r in runs}
-    return [e for e in EXPERIMENTS if e in names] + sorted(names - set(EXPERIMENTS))
+    order = [regime.NAME] + [e for e in EXPERIMENTS if e != regime.NAME]
+    return [e for e in order if e in names] + sorted(names - set(order))
 
 
 def experiment_table(runs: list[Run], experiment: str, smooth_window: int = 3, vanish=PAPER_VANISH, explode=PAPER_EXPLODE):
@@ -84,41 +89,60 @@ def paper_comparison(main: pd.DataFrame, reference: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_label(by: list[str]):
-    """A figure's line label: the method plus every other grouping column that varies (e.g. sigma)."""
-    extra = [c for c in by if c not in ("task", "method")]
-    return lambda r: " ".join([r.method, *(f"{c}={r.info[c]:g}" if isinstance(r.info[c], float) else f"{c}={r.info[c]}" for c in extra)])
-
-
-def _figures_for(experiment: str, members: list[Run], out: Path, slug: str, args, by: list[str]) -> list[tuple[str, Path]]:
-    written, label = [], run_label(by)
+def _figures_for(experiment: str, members: list[Run], out: Path, slug: str, args, by: list[str],
+                 pool: list[Run]) -> list[tuple[str, Path]]:
+    written, label = [], figures.arm_label(by)
     tasks = sorted({str(r.task) for r in members})
     for task in tasks:
         task_runs = [r for r in members if str(r.task) == task]
         suffix = f"_{task}" if len(tasks) > 1 else ""
-        labels = {label(r) for r in task_runs}
-        ref = args.treatment if args.treatment in labels else next((m for m in sorted(labels) if "redit" in m), None)
-        fig = figures.accuracy_vs_step(task_runs, ref, args.reference_step, args.smooth_evals, title=f"{experiment}: {task}", label=label)
-        written.append((f"accuracy vs step ({task}), 95% band over seeds, dashed: {ref}", figures.save(fig, out / f"{slug}_accuracy_vs_step{suffix}")))
+        fig = figures.accuracy_vs_step(task_runs, label, args.reference_step, args.smooth_evals,
+                                       title=f"{experiment}: {task} — validation accuracy, one panel per arm beside its baseline",
+                                       pool=pool)
+        written.append((f"accuracy vs step ({task}): one panel per arm beside its own baseline (grey), 95% band over seeds, "
+                        "dashed: the arm's final level", figures.save(fig, out / f"{slug}_accuracy_vs_step{suffix}")))
         if experiment == "main":
             try:
                 pair = pick_pair(task_runs, treatment=args.treatment)
                 fig = figures.figure1(list(pair), args.vanish, args.explode, title=f"{task}: GRPO vs {args.treatment}")
-                written.append((f"Figure 1 ({task}): grad norm + reward, {pair[0].name} vs {pair[1].name}",
+                written.append((f"Figure 1 ({task}): grad norm (log) + reward, {pair[0].name} vs {pair[1].name}",
                                 figures.save(fig, out / f"figure1_grad_norm{suffix}")))
             except ValueError as err:
                 print(f"[analysis] figure 1 ({task}) skipped: {err}")
-    written.append(("gradient-norm distributions per method", figures.save(
-        figures.grad_norm_distributions(members, args.vanish, args.explode, label), out / f"{slug}_grad_norm_distributions")))
-    sigmas_per_dist = {}
-    for r in members:
-        if r.info["dist"] != "none":
-            sigmas_per_dist.setdefault(r.info["dist"], set()).add(r.info["sigma"])
-    if any(len(s) > 1 for s in sigmas_per_dist.values()):  # a sigma sweep, not one sigma per distribution
-        written.append(("final accuracy vs σ per distribution", figures.save(figures.variance_ablation(members, experiment), out / f"{slug}_variance")))
+    written.append(("gradient-norm distributions per arm (log x; exact zeros as their own bar)", figures.save(
+        figures.grad_norm_distributions(members, args.vanish, args.explode, label, log_counts=args.log_counts),
+        out / f"{slug}_grad_norm_distributions")))
+    stds_per_dist = {}
+    for r in members:  # a sweep: one distribution at several constant noise stds on every group
+        if not is_baseline(r) and r.info["schedule"] == "constant" and r.info["scope"] == "all" and r.info["adaptive"] == "none":
+            stds_per_dist.setdefault(r.info["dist"], set()).add(r.info["noise_std"])
+    if any(len(s) > 1 for s in stds_per_dist.values()):
+        written.append(("final accuracy vs noise std per distribution", figures.save(
+            figures.variance_ablation(members + [r for r in pool if is_baseline(r) and r not in members
+                                                 and any(r.setting_key == m.setting_key for m in members)], experiment),
+            out / f"{slug}_variance")))
     if any(metric(r, SIGMA).nunique() > 1 for r in members):
-        written.append(("σ per step", figures.save(figures.sigma_vs_step(members, experiment), out / f"{slug}_sigma_vs_step")))
+        written.append(("σ per step per arm (mean over seeds, min–max shaded)", figures.save(
+            figures.sigma_vs_step([r for r in members if not is_baseline(r)], experiment, label), out / f"{slug}_sigma_vs_step")))
     return written
+
+
+def _regime_section(runs: list[Run], out: Path, title: str) -> tuple[str, list[tuple[str, str]]]:
+    members = [r for r in runs if r.experiment == regime.NAME]
+    table = regime.regime_table(members, pool=runs)
+    slope_text = regime.slope_lines(members, table)
+    markdown = regime.write(table, out / "regime_table", title, slope_text)
+    index = [("regime_table.md / .csv / .tex", title + " (CSV: every column, fractions)")]
+    figs = [("ReDit − GRPO Δ vs measured zero-variance fraction, zero-gradient steps beside it",
+             figures.save(regime.headline_figure(table, title), out / "regime_delta_vs_saturation"))]
+    try:
+        figs.append(("Figure 1 at the most saturated level (log y)", figures.save(regime.regime_figure1(members, table),
+                                                                                  out / "figure1_regime")))
+    except ValueError as err:
+        print(f"[analysis] regime figure 1 skipped: {err}")
+    index += [(p.name + " / .pdf", what) for what, p in figs]
+    section = markdown.replace("### ", "## ", 1) + "\n" + "\n".join(f"![{what}]({p.name})" for what, p in figs) + "\n"
+    return section, index
 
 
 def build_report(args) -> Path:
@@ -137,16 +161,22 @@ def build_report(args) -> Path:
     for experiment in experiments_of(runs):
         members = [r for r in runs if r.experiment == experiment]
         slug = experiment.replace("/", "_")
+        title = EXPERIMENTS.get(experiment, f"Experiment {experiment} (not in the registry)")
+        if experiment == regime.NAME:
+            section, entries = _regime_section(runs, out, title)
+            sections.append(section)
+            index += entries
+            print(section)
+            continue
         table, by = experiment_table(runs, experiment, args.smooth_evals, args.vanish, args.explode)
         stem = "main_table" if experiment == "main" else f"{slug}_table"
-        title = EXPERIMENTS.get(experiment, f"Experiment {experiment}")
         paper = paper_cells(reference) if experiment in ("main", "baselines") else None
         paper = paper if paper and any((t, m) in paper for t, m in zip(table["task"], table["method"])) else None
         markdown = write_table(table, by, out / stem, title, table_notes(table, args.smooth_evals, args.vanish, args.explode), paper)
         print(markdown)
         main_table = table if experiment == "main" else main_table
         index.append((f"{stem}.md / .csv / .tex", title))
-        figs = _figures_for(experiment, members, out, slug, args, by)
+        figs = _figures_for(experiment, members, out, slug, args, by, runs)
         index += [(p.name + " / .pdf", what) for what, p in figs]
         sections.append(markdown.replace("### ", "## ", 1) + "\n" + "\n".join(f"![{what}]({p.name})" for what, p in figs) + "\n")
         print(f"[analysis] {experiment}: {len(members)} runs -> {stem}.*, {len(figs)} figures")
@@ -158,6 +188,60 @@ def build_report(args) -> Path:
                         "(each with its source; unknown numbers are blank there, never guessed).\n")
     write_readme(out, args, runs, index, sections)
     return out / "README.md"
+
+
+# Metric keys left out of the compact copy: TRL's own duplicates of the shared schema (trl/*) and
+# wall-clock timings (timing_s/*), which no table or figure reads and which dominate the size.
+EXPORT_DROP_PREFIXES = ("trl/", "timing_s/")
+
+
+def export_runs(runs_root: Path, dest: Path, drop_prefixes=EXPORT_DROP_PREFIXES) -> dict:
+    """A compact copy of a runs folder for committing: per run folder config.json, done.json and
+    metrics.jsonl.gz (gzip, mtime 0: byte-stable; keys under drop_prefixes left out); no checkpoints
+    or logs. Symlinked run folders (a run shared by two experiments) stay symlinks with the same
+    relative target. Returns {"runs", "links", "bytes"}."""
+    import gzip
+    import json
+    import os
+
+    runs_root, dest = Path(runs_root), Path(dest)
+    if not runs_root.is_dir():
+        raise FileNotFoundError(f"no run folder {runs_root}; pass --runs with a folder of finished runs.")
+    counts = {"runs": 0, "links": 0, "bytes": 0}
+    for directory, subdirs, files in os.walk(runs_root):
+        here = Path(directory)
+        for sub in list(subdirs):
+            if (here / sub).is_symlink():
+                subdirs.remove(sub)  # copied as a link below, never walked twice
+                link = dest / (here / sub).relative_to(runs_root)
+                link.parent.mkdir(parents=True, exist_ok=True)
+                if link.is_symlink() or link.exists():
+                    link.unlink()
+                link.symlink_to(os.readlink(here / sub))
+                counts["links"] += 1
+        source = next((here / name for name in METRICS_FILES if name in files), None)
+        if source is None or not (here / "done.json").is_file():
+            continue  # unfinished runs are not exported
+        target = dest / here.relative_to(runs_root)
+        target.mkdir(parents=True, exist_ok=True)
+        lines = []
+        raw = gzip.decompress(source.read_bytes()).decode() if source.suffix == ".gz" else source.read_text()
+        for line in raw.splitlines():
+            try:
+                record = json.loads(line)
+                record["data"] = {k: v for k, v in record["data"].items() if not k.startswith(tuple(drop_prefixes))}
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # the reader would skip it too
+            lines.append(json.dumps(record, sort_keys=True))
+        with open(target / "metrics.jsonl.gz", "wb") as f:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=9) as gz:
+                gz.write(("\n".join(lines) + "\n").encode())
+        for name in ("config.json", "done.json"):
+            if (here / name).is_file():
+                (target / name).write_bytes((here / name).read_bytes())
+        counts["runs"] += 1
+    counts["bytes"] = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file() and not p.is_symlink())
+    return counts
 
 
 def _rel(path: Path, start: Path) -> str:
@@ -174,7 +258,10 @@ def write_readme(out: Path, args, runs: list[Run], index, sections) -> None:
             "rerun it; interpretation lives in `findings.md`).",
             f"Source: {len(runs)} finished run folders under `{_rel(args.runs, REPO) if Path(args.runs).resolve().is_relative_to(REPO) else args.runs}` "
             f"(backends: {', '.join(backends)}; commits: {', '.join(shas) or 'unknown'}).", "",
-            "| file | what |", "|---|---|"] + [f"| `{f}` | {w} |" for f, w in index] + [""]
+            "Experiments in these runs (titles from `redit/registry.py`):", ""]
+    head += [f"- `{e}`: {EXPERIMENTS.get(e, '(not in the registry)')} — {sum(r.experiment == e for r in runs)} runs"
+             for e in experiments_of(runs)]
+    head += ["", "| file | what |", "|---|---|"] + [f"| `{f}` | {w} |" for f, w in index] + [""]
     findings = out / "findings.md"
     tail = ["## Findings", "", findings.read_text().strip(), ""] if findings.is_file() else []
     (out / "README.md").write_text("\n".join(head) + "\n" + "\n".join(sections) + "\n" + "\n".join(tail))
@@ -192,12 +279,16 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=Path, help="folder of run folders (default runs/<scale>)")
     p.add_argument("--out", type=Path, help="where figures, tables and README go (default results/<scale>)")
     p.add_argument("--reference", type=Path, default=REFERENCE, help="the paper's numbers (default results/paper/reference.csv)")
-    p.add_argument("--treatment", default="redit-gaussian", help="ReDit method of Figure 1 and the dashed line (default redit-gaussian)")
-    p.add_argument("--reference-step", type=int, help="step of the dashed line in accuracy-vs-step (default: the treatment's last evaluation)")
+    p.add_argument("--treatment", default="redit-gaussian", help="ReDit method of Figure 1 (default redit-gaussian)")
+    p.add_argument("--reference-step", type=int, help="step of the dashed line in accuracy-vs-step (default: each arm's last evaluation)")
     p.add_argument("--smooth-evals", type=int, default=3, help="evaluations averaged for steps-to-target (default 3)")
     p.add_argument("--vanish", type=float, default=PAPER_VANISH, help="vanishing threshold on the pre-clip norm (paper: 0.01)")
     p.add_argument("--explode", type=float, default=PAPER_EXPLODE, help="exploding threshold on the pre-clip norm (paper: 5)")
     p.add_argument("--include-incomplete", action="store_true", help="also analyse runs without done.json")
+    p.add_argument("--log-counts", action="store_true", help="log-scaled counts in the gradient-norm distributions")
+    p.add_argument("--export-runs", type=Path, metavar="DIR",
+                   help="instead of the report: write a compact copy of --runs to DIR (config.json, done.json, "
+                        "metrics.jsonl.gz without trl/* and timing_s/* keys; links kept) and print its size")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(argv)
     args.argv = argv
@@ -207,6 +298,15 @@ def main(argv=None) -> int:
         p.error(f"no paper reference file {args.reference}; pass --reference results/paper/reference.csv")
     if args.smooth_evals < 1:
         p.error("--smooth-evals must be >= 1")
+    if args.export_runs:
+        try:
+            counts = export_runs(args.runs, args.export_runs)
+        except FileNotFoundError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"[analysis] exported {counts['runs']} runs (+{counts['links']} links) to {args.export_runs}: "
+              f"{counts['bytes'] / 1024:.0f} KiB")
+        return 0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")

@@ -11,14 +11,16 @@ import pandas as pd
 from redit import registry
 
 from .reader import PAPER_EXPLODE, PAPER_VANISH, Run, final_val_acc, run_summaries, val_curve
-from .stats import CI_METHOD, TEST_METHOD, mean_ci, mean_curve, paired_test, smooth, steps_to_target
+from .stats import CI_METHOD, HOLM_METHOD, MDE_METHOD, TEST_METHOD, holm, mean_ci, mean_curve, paired_summary, smooth, steps_to_target
 
 # Experiment titles come from the registry (a run's experiment = config["experiment"] or its folder).
 EXPERIMENTS = registry.titles()
 ALWAYS_BY = ["task", "method"]
-VARYING_BY = ["algorithm", "sigma", "schedule", "sigma_end", "scope", "adaptive"]  # shown only when they vary in the table
-NOT_GROUPING = {"run", "experiment", "seed", "backend", "model", "git_sha", "dist", "steps", "path", "complete",
-                "final_acc", "train_steps", "vanishing_steps", "exploding_steps", "zero_std_frac_raw", "missing"}
+VARYING_BY = ["algorithm", "sigma", "noise_std", "schedule", "sigma_end", "scope", "adaptive"]  # shown only when they vary in the table
+NOT_GROUPING = {"run", "experiment", "seed", "git_sha", "dist", "steps", "path", "complete",
+                "final_acc", "train_steps", "vanishing_steps", "exploding_steps", "zero_std_frac_raw", "missing",
+                "zero_grad_steps", "zero_grad_frac", "exploding_scaled_steps", "zero_std_frac_all_correct",
+                "zero_std_frac_all_wrong", "primary", "secondary"}
 
 
 def group_columns(summary: pd.DataFrame) -> list[str]:
@@ -28,16 +30,32 @@ def group_columns(summary: pd.DataFrame) -> list[str]:
                         if c in summary and summary[c].astype(str).nunique(dropna=False) > 1]
 
 
-def _baseline_runs(runs: list[Run], like: Run, pool: list[Run]) -> list[Run]:
-    """Runs of like's algorithm without dithering, same task and length; the same experiment first."""
+def is_baseline(run: Run) -> bool:
+    return run.info["dist"] == "none" and run.info["adaptive"] == "none"
+
+
+def baseline_runs(runs: list[Run], like: Run, pool: list[Run] | None = None) -> list[Run]:
+    """The undithered runs of like's setting (Run.setting: same task, algorithm, steps, task
+    difficulty, temperature, group size, model, ...; only dithering and seed may differ); the same
+    experiment's runs first, else `pool`."""
     def matches(r):
-        return (r.info["dist"] == "none" and r.info["algorithm"] == like.info["algorithm"]
-                and r.task == like.task and r.config.get("steps") == like.config.get("steps"))
-    for candidates in (runs, pool):
+        return is_baseline(r) and r.setting_key == like.setting_key
+    for candidates in (runs, pool or []):
         found = [r for r in candidates if matches(r)]
         if found:
             return found
     return []
+
+
+def paired_with_baseline(members: list[Run], runs: list[Run], pool: list[Run], outcome) -> dict:
+    """stats.paired_summary of outcome(run) between each member and the baseline run of its own
+    setting and seed (a member without one is left out of the pairs)."""
+    treated, base = {}, {}
+    for run in members:
+        partner = [b for b in baseline_runs(runs, run, pool) if b.seed == run.seed]
+        if partner:
+            treated[run.seed], base[run.seed] = outcome(run), outcome(partner[0])
+    return paired_summary(treated, base)
 
 
 def comparison_table(runs: list[Run], by: list[str] | None = None, pool: list[Run] | None = None,
@@ -58,16 +76,15 @@ def comparison_table(runs: list[Run], by: list[str] | None = None, pool: list[Ru
         mean, half, n = mean_ci(group["final_acc"])
         row.update(n_seeds=n, seeds=" ".join(str(s) for s in group["seed"]), final_acc_mean=mean, final_acc_ci95=half,
                    final_acc_per_seed=" ".join("nan" if math.isnan(a) else f"{a:.3f}" for a in group["final_acc"]))
-        base = _baseline_runs(runs, members[0], pool or runs)
+        base = baseline_runs(runs, members[0], pool or runs)
         curve = mean_curve([val_curve(r) for r in members])["mean"]
         base_curve = mean_curve([val_curve(r) for r in base])["mean"]
         target = float(smooth(base_curve, smooth_window).iloc[-1]) if len(base_curve) else math.nan
         row["baseline"] = base[0].method if base else ""
-        if base and members[0].info["dist"] != "none":
-            row["delta_vs_baseline"], row["p_value"], row["n_pairs"] = paired_test(
-                {r.seed: final_val_acc(r) for r in members}, {r.seed: final_val_acc(r) for r in base})
-        else:
-            row["delta_vs_baseline"], row["p_value"], row["n_pairs"] = math.nan, math.nan, 0
+        paired = paired_with_baseline(members, runs, pool or runs, final_val_acc) if not is_baseline(members[0]) else {}
+        row.update(delta_vs_baseline=paired.get("delta", math.nan), delta_ci95=paired.get("delta_ci95", math.nan),
+                   p_value=paired.get("p", math.nan), n_pairs=paired.get("n", 0), sd_diff=paired.get("sd_diff", math.nan),
+                   mde=paired.get("mde", math.nan))
         row["target_acc"] = target
         row["steps_to_target"] = steps_to_target(curve, target, smooth_window)
         row["baseline_steps_to_target"] = steps_to_target(base_curve, target, smooth_window)
@@ -79,10 +96,21 @@ def comparison_table(runs: list[Run], by: list[str] | None = None, pool: list[Ru
                    train_steps=group["train_steps"].max(),
                    missing="; ".join(f"{r}: {m}" for r, m in zip(group["run"], group["missing"]) if m))
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if len(table):
+        table.insert(table.columns.get_loc("p_value") + 1, "p_holm", holm(table["p_value"]))
+    return table
 
 
 # ---- rendering -----------------------------------------------------------------------------------
+
+def readable(x) -> str:
+    """A table cell or legend number people can read: two significant digits (σ = 0.087, not 0.0866025);
+    the CSV keeps the full value."""
+    if isinstance(x, float):
+        return "—" if math.isnan(x) else f"{x:.2g}"
+    return str(x)
+
 
 def _pct(x, digits=1):
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}"
@@ -94,7 +122,7 @@ def _num(x, fmt="{:.1f}"):
 
 def display_rows(table: pd.DataFrame, by: list[str], paper: dict | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and cells as shown in Markdown and LaTeX (accuracies in %, "—" = not available)."""
-    header = [*by, "final acc % (mean ± 95% CI)", "n", "Δ vs baseline (pts)", "p (paired)",
+    header = [*by, "final acc % (mean ± 95% CI)", "n", "Δ vs baseline (pts, 95% CI)", "p (paired)", "p (Holm)", "MDE (pts)",
               "steps to baseline's final acc", "× baseline steps", "vanishing / exploding steps per run"]
     if paper:
         header.insert(len(by) + 1, "paper")
@@ -102,11 +130,15 @@ def display_rows(table: pd.DataFrame, by: list[str], paper: dict | None = None) 
     for r in table.to_dict("records"):
         acc = "—" if math.isnan(r["final_acc_mean"]) else (
             f"{_pct(r['final_acc_mean'])} ± {_pct(r['final_acc_ci95'])}" if r["n_seeds"] > 1 else _pct(r["final_acc_mean"]))
-        delta = "baseline" if r["method"] == r["baseline"] else _num(100 * r["delta_vs_baseline"], "{:+.1f}")
-        p = "" if r["method"] == r["baseline"] else _num(r["p_value"], "{:.3f}")
+        is_base = r["baseline"] and r["method"] == r["baseline"] and r["n_pairs"] == 0
+        delta = "baseline" if is_base else _num(100 * r["delta_vs_baseline"], "{:+.1f}") + (
+            "" if math.isnan(r["delta_ci95"]) else f" ± {100 * r['delta_ci95']:.1f}")
+        p = "" if is_base else _num(r["p_value"], "{:.3f}")
+        p_holm = "" if is_base else _num(r["p_holm"], "{:.3f}")
+        mde_cell = "" if is_base else _num(100 * r["mde"], "{:.1f}")
         steps = "not reached" if math.isnan(r["steps_to_target"]) and not math.isnan(r["target_acc"]) else _num(r["steps_to_target"], "{:.0f}")
-        line = [str(r[c]) if not isinstance(r[c], float) else f"{r[c]:g}" for c in by]
-        line += [acc, str(r["n_seeds"]), delta, p, steps, _num(r["steps_ratio"], "{:.2f}"),
+        line = [readable(r[c]) for c in by]
+        line += [acc, str(r["n_seeds"]), delta, p, p_holm, mde_cell, steps, _num(r["steps_ratio"], "{:.2f}"),
                  f"{_num(r['vanishing_steps_mean'])} / {_num(r['exploding_steps_mean'])}"]
         if paper:
             line.insert(len(by) + 1, paper.get((r.get("task"), r["method"]), ""))
@@ -115,7 +147,10 @@ def display_rows(table: pd.DataFrame, by: list[str], paper: dict | None = None) 
 
 
 def table_notes(table: pd.DataFrame, smooth_window: int = 3, vanish=PAPER_VANISH, explode=PAPER_EXPLODE) -> list[str]:
-    notes = [f"CI: {CI_METHOD}. p: {TEST_METHOD}, against the baseline column's method.",
+    notes = [f"CI: {CI_METHOD}. p: {TEST_METHOD}, against the baseline column's method "
+             "(the undithered runs of the same setting: task, algorithm, steps, task difficulty, temperature, "
+             f"group size, model); Δ ± its 95 % t-CI over the paired seeds. p (Holm): {HOLM_METHOD}. "
+             f"MDE: {MDE_METHOD}.",
              f"Steps to baseline's final acc: first step where the seed-mean validation accuracy, smoothed over "
              f"{smooth_window} evaluations, reaches the baseline's final smoothed accuracy; × baseline steps = that "
              f"step / the baseline's own (the paper's \"~10 % of the steps\" claim would read 0.10).",

@@ -13,7 +13,8 @@ Noise distributions (`dist`), all zero-mean, parameterised by `sigma` (written s
     uniform    U[-s, s]  (a = s)        std s/sqrt(3)
     laplace    Laplace(0, b = s)        std s*sqrt(2)
     none       no noise
-`matched_sigma(dist, std)` gives the `sigma` that yields a target standard deviation.
+`matched_sigma(dist, std)` gives the `sigma` that yields a target standard deviation; `noise_std(dist,
+sigma)` is its inverse (what the analysis plots ablations against).
 
 Schedules (`schedule`): sigma goes from `sigma` (s0) at step 0 to `sigma_end` (s1) at
 `total_steps` (T); with t = min(step / T, 1):
@@ -112,6 +113,13 @@ def matched_sigma(dist: str, std: float) -> float:
     if dist == "none":
         return 0.0
     return std / STD_PER_SIGMA[dist]
+
+
+def noise_std(dist: str, sigma: float) -> float:
+    """The standard deviation of `dist` noise with parameter `sigma` (the inverse of matched_sigma)."""
+    if dist not in STD_PER_SIGMA:
+        raise ValueError(f"dither dist must be one of {', '.join(DISTRIBUTIONS)}; got {dist!r}.")
+    return sigma * STD_PER_SIGMA[dist]
 
 
 def sigma_at(config: DitherConfig, step: int) -> float:

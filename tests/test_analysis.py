@@ -8,7 +8,8 @@ import warnings
 import pandas as pd
 import pytest
 
-from analysis_fixtures import STEPS, step_records, write_fixture_runs, write_run
+from analysis_fixtures import (REGIME_DELTA, REGIME_ZERO_VAR, STEPS, step_records, write_fixture_runs,
+                               write_regime_runs, write_run)
 import analysis
 from redit.runlog import RunFolder
 
@@ -29,10 +30,10 @@ def runs(fixture_root):
 def test_load_runs_sorts_experiments_and_leaves_out_unfinished(fixture_root):
     with pytest.warns(UserWarning, match="redit-gaussian-s9: unfinished"):
         loaded = analysis.load_runs(fixture_root)
-    by_name = {r.name: r for r in loaded}
-    assert "redit-gaussian-s9" not in by_name and len(loaded) == 6 + 4 + 1
-    assert by_name["grpo-s0"].experiment == "main" and by_name["linear-s0"].experiment == "schedule"
-    verl = by_name["redit-gaussian-s2"]  # the run verl's FileLogger wrote, config from the plugin
+    by_name = {(r.experiment, r.name): r for r in loaded}
+    assert ("main", "redit-gaussian-s9") not in by_name and len(loaded) == 6 + 1 + 4 + 1
+    assert ("main", "grpo-s0") in by_name and ("schedule", "linear-s0") in by_name
+    verl = by_name[("verl", "redit-gaussian-s2")]  # the run verl's FileLogger wrote, config from the plugin
     assert verl.config["backend"] == "verl" and verl.method == "redit-gaussian" and verl.seed == 2
     assert verl.task == "tiny" and verl.info["steps"] == STEPS and analysis.final_val_acc(verl) == 0.75
 
@@ -60,8 +61,12 @@ def test_main_table_matches_hand_computation(runs):
     assert grpo.vanishing_steps_total == 2 and redit.exploding_steps_total == 0
     # redit: sample std of (0.7, 0.8, 0.75) = 0.05 -> 4.302653 * 0.05 / sqrt(3) = 0.1242
     md = analysis.to_markdown(table.reset_index(), ["task", "method"])
-    assert "| tiny | grpo | 60.0 ± 24.8 | 3 | baseline |  | 8 | 1.00 | 0.7 / 1.0 |" in md
-    assert "| tiny | redit-gaussian | 75.0 ± 12.4 | 3 | +15.0 | 0.095 | 6 | 0.75 | 0.0 / 0.0 |" in md
+    # Δ CI: t(0.975, 2) * sqrt(0.0075) / sqrt(3) = 4.302653 * 0.05 = 0.2151; one comparison, so Holm = p;
+    # MDE = (t(0.975, 2) + t(0.8, 2)) * sqrt(0.0075) / sqrt(3) = (4.302653 + 1.060660) * 0.05 = 0.2682
+    assert redit.delta_ci95 == pytest.approx(4.302653 * 0.05, rel=1e-5) and redit.p_holm == redit.p_value
+    assert redit.mde == pytest.approx((4.302653 + 1.060660) * 0.05, rel=1e-5)
+    assert "| tiny | grpo | 60.0 ± 24.8 | 3 | baseline |  |  |  | 8 | 1.00 | 0.7 / 1.0 |" in md
+    assert "| tiny | redit-gaussian | 75.0 ± 12.4 | 3 | +15.0 ± 21.5 | 0.095 | 0.095 | 26.8 | 6 | 0.75 | 0.0 / 0.0 |" in md
 
 
 def test_steps_to_target_without_smoothing_and_never_reached():
@@ -73,7 +78,7 @@ def test_steps_to_target_without_smoothing_and_never_reached():
 
 def test_ablation_table_groups_by_sigma_and_reports_missing_keys(runs):
     table, by = analysis.experiment_table(runs, "variance")
-    assert by == ["task", "method", "sigma"]
+    assert by == ["task", "method", "sigma", "noise_std"]  # the std: uniform a = 0.1 is std 0.0577
     assert list(zip(table["method"], table["sigma"], table["n_seeds"])) == [
         ("redit-gaussian", 0.01, 2), ("redit-gaussian", 0.1, 1), ("redit-uniform", 0.1, 1)]
     # no GRPO run in variance/: the baseline comes from main, with the same task, algorithm and steps
@@ -81,7 +86,7 @@ def test_ablation_table_groups_by_sigma_and_reports_missing_keys(runs):
     uniform = table.iloc[2]
     assert math.isnan(uniform.vanishing_steps_mean) and "actor/grad_norm" in uniform.missing
     md = analysis.to_markdown(table, by, notes=analysis.tables.table_notes(table))
-    assert "| tiny | redit-uniform | 0.1 | 60.0 | 1 |" in md and "— / —" in md
+    assert "| tiny | redit-uniform | 0.1 | 0.058 | 60.0 | 1 |" in md and "— / —" in md
     assert "— = not logged. Runs lacking keys: uniform-0.1-s0: actor/grad_norm." in md
 
 
@@ -103,7 +108,7 @@ def test_tidy_frame_has_one_row_per_run_step_metric(runs):
     assert len(frame) == expected
     row = frame[(frame["run"] == "grpo-s2") & (frame["step"] == 2) & (frame["metric"] == "actor/grad_norm")]
     assert row["value"].tolist() == [8.0] and row["method"].tolist() == ["grpo"] and row["seed"].tolist() == [2]
-    assert set(frame.loc[frame["run"] == "redit-gaussian-s2", "backend"]) == {"verl"}
+    assert set(frame.loc[frame["experiment"] == "verl", "backend"]) == {"verl"}
     assert frame["metric"].dtype == "category" and frame["method"].dtype == "category"
 
 
@@ -157,20 +162,43 @@ def test_every_figure_renders_png_and_pdf(runs, tmp_path):
     main = [r for r in runs if r.experiment == "main"]
     figures = {
         "fig1": analysis.figure1(list(analysis.pick_pair(main)), step_range=(2, 6)),
-        "acc": analysis.accuracy_vs_step(main, "redit-gaussian", reference_step=4),
+        "acc": analysis.accuracy_vs_step(main, reference_step=4),
         "var": analysis.variance_ablation([r for r in runs if r.experiment in ("main", "variance")]),
-        "dist": analysis.grad_norm_distributions(main),
+        "dist": analysis.grad_norm_distributions(main, log_counts=True),
         "sigma": analysis.sigma_vs_step([r for r in runs if r.experiment == "schedule"]),
     }
     legend = [t.get_text() for t in figures["fig1"].axes[0].get_legend().get_texts()]
     assert "vanishing (< 0.01): 1" in legend and "exploding (> 5): 1" in legend  # steps 2..6 of grpo-s0
-    dashed = [t.get_text() for t in figures["acc"].axes[0].get_legend().get_texts()]
-    assert "redit-gaussian at step 4: 70.0%" in dashed
+    assert figures["fig1"].axes[0].get_yscale() == "log" and "n=1, seed 0" in figures["fig1"].axes[0].get_title()
+    # one panel per treated arm, its own baseline in it, the dashed line from the arm itself
+    acc = [ax for ax in figures["acc"].axes if ax.get_visible()]
+    texts = [t.get_text() for t in acc[0].get_legend().get_texts()]
+    assert len(acc) == 1 and "grpo (n=3, seeds 0 1 2)" in texts and "redit-gaussian (n=3, seeds 0 1 2)" in texts
+    assert "redit-gaussian at step 4: 70.0%" in texts
+    assert all(line.get_marker() not in (None, "None", "") for line in acc[0].get_lines()[:2])  # markers in legends
+    # the variance figure plots the noise std: uniform a = 0.1 sits at 0.1 / sqrt(3)
+    xs = sorted(x for bars in figures["var"].axes[0].containers for x in bars.lines[0].get_xdata())
+    assert min(xs) == pytest.approx(0.01) and any(x == pytest.approx(0.1 / math.sqrt(3)) for x in xs)
+    lo, hi = figures["var"].axes[0].get_xlim()
+    assert lo <= min(xs) and hi >= max(xs)  # nothing drawn off the axis
+    assert "= 0 4.2%" in figures["dist"].axes[0].get_title()  # grpo-s0's last step is exactly 0 (1 of 24)
     for name, fig in figures.items():
         png = analysis.save(fig, tmp_path / name)
         assert png.stat().st_size > 5_000 and png.with_suffix(".pdf").stat().st_size > 1_000
     with pytest.raises(ValueError, match="no seed"):
         analysis.pick_pair(main, treatment="redit-laplace")
+
+
+def test_schedule_figure_keeps_every_schedule_and_says_n(tmp_path):
+    """linear decay (0.1 -> 0) and linear increase (0 -> 0.1) share method and schedule name: both drawn."""
+    for seed in (0, 1):
+        write_run(tmp_path, f"decay-s{seed}", "gaussian", seed, step_records((0.4,), (1,) * 8, sigma=lambda t: 0.1 * (8 - t) / 7),
+                  sigma=0.1, schedule="linear", sigma_end=0.0)
+        write_run(tmp_path, f"increase-s{seed}", "gaussian", seed, step_records((0.4,), (1,) * 8, sigma=lambda t: 0.1 * (t - 1) / 7),
+                  sigma=0.0, schedule="linear", sigma_end=0.1)
+    fig = analysis.sigma_vs_step(analysis.load_runs(tmp_path))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert sorted(labels) == ["redit-gaussian, linear σ 0.1→0 (n=2, seeds 0 1)", "redit-gaussian, linear σ 0→0.1 (n=2, seeds 0 1)"]
 
 
 def test_cli_writes_every_table_figure_and_an_index(fixture_root, tmp_path):
@@ -185,14 +213,16 @@ def test_cli_writes_every_table_figure_and_an_index(fixture_root, tmp_path):
     for fig in ("figure1_grad_norm", "main_accuracy_vs_step", "main_grad_norm_distributions", "variance_variance",
                 "schedule_sigma_vs_step"):
         assert (out / f"{fig}.png").is_file() and (out / f"{fig}.pdf").is_file()
+    assert not (out / "schedule_variance.png").exists()  # one σ per distribution is no sweep: no variance figure
     readme = (out / "README.md").read_text()
     listed = [line.split("`")[1].split(" ")[0] for line in readme.splitlines() if line.startswith("| `")]
     assert len(listed) >= 12 and all((out / name).is_file() for name in listed)
     assert "Hand-written interpretation." in readme and "## The paper side by side" in readme
+    assert "- `main`: Main results: GRPO vs GRPO + ReDit — 6 runs" in readme and "- `verl`:" in readme
     assert "+15.0 pts (p=0.10, n=3)" in (out / "paper_vs_repo.md").read_text()
     assert "0.75 (6 vs 8 steps)" in readme
     summary = pd.read_csv(out / "runs.csv")
-    assert len(summary) == 11 and set(summary["backend"]) == {"trl", "verl"}
+    assert len(summary) == 12 and set(summary["backend"]) == {"trl", "verl"}
     csv = pd.read_csv(out / "main_table.csv")
     assert csv.loc[csv["method"] == "redit-gaussian", "p_value"].item() == pytest.approx(1 - 3 / math.sqrt(11), rel=1e-6)
 
@@ -224,5 +254,98 @@ def test_each_algorithm_is_compared_with_itself_without_redit(tmp_path):
         write_run(tmp_path, f"grpo-s{seed}", "none", seed, step_records((0.3, 0.9), (1,)))  # must not be the baseline
     table, by = analysis.experiment_table(analysis.load_runs(tmp_path), "baselines")
     row = table.set_index("method").loc["dapo+redit-gaussian"]
-    assert by == ["task", "method", "sigma"] and row.baseline == "dapo"
+    assert by == ["task", "method", "sigma", "noise_std"] and row.baseline == "dapo"
     assert row.delta_vs_baseline == pytest.approx(0.15) and row.n_pairs == 2  # (0.1 + 0.2) / 2
+
+
+# ---- statistics worked by hand -------------------------------------------------------------------
+
+def test_holm_against_hand_worked_values():
+    # sorted p: .01 (x4 = .04), .02 (x3 = .06), .03 (x2 = .06), .04 (x1 = .04 -> running max .06); nan ignored
+    assert analysis.holm([0.03, 0.01, math.nan, 0.04, 0.02]) == pytest.approx([0.06, 0.04, math.nan, 0.06, 0.06], nan_ok=True)
+    assert analysis.holm([0.5, 0.6]) == [1.0, 1.0]  # capped at 1
+    assert analysis.holm([]) == []
+
+
+def test_mde_and_paired_summary_by_hand():
+    # t(0.975, 7) = 2.364624, t(0.8, 7) = 0.896030
+    assert analysis.mde(0.02, 8) == pytest.approx((2.364624 + 0.896030) * 0.02 / math.sqrt(8), rel=1e-5)
+    assert math.isnan(analysis.mde(0.02, 1))
+    s = analysis.paired_summary({0: 0.5, 1: 0.7, 2: 0.6}, {0: 0.4, 1: 0.5, 2: 0.5, 3: 0.9})  # seed 3 unpaired
+    assert s["n"] == 3 and s["delta"] == pytest.approx(0.4 / 3) and s["sd_diff"] == pytest.approx(math.sqrt(1 / 3) * 0.1)
+    slope = analysis.slope_ci([0.2, 0.4, 0.6, 0.8], [0.0, 0.01, 0.03, 0.03])
+    assert slope["slope"] == pytest.approx(0.055)  # Sxy .011 / Sxx .2
+
+
+def test_zero_gradient_steps_and_scale_aware_explosions():
+    g = pd.Series([0.0, 0.0, 1e-4, 1.0, 2.0, 1.0, 25.0, 1.5])
+    zero, above = analysis.scale_aware_events(g)  # median 1.0 -> above 10
+    assert list(zero.index) == [0, 1] and list(above.index) == [6]
+
+
+@pytest.fixture(scope="module")
+def regime_runs(tmp_path_factory):
+    root = write_regime_runs(tmp_path_factory.mktemp("regime-runs")).parent
+    return analysis.load_runs(root)
+
+
+def test_regime_table_on_fixtures(regime_runs):
+    table = analysis.regime.regime_table(regime_runs)
+    assert list(dict.fromkeys(table["level"])) == ["max_number=9", "max_number=12", "max_number=15", "max_number=20"]
+    assert len(table) == 4 * 2 + 2 * 2 and set(table["n"]) == {3}
+    top = table[table["level"] == "max_number=20"].set_index("arm")
+    grpo, redit, zero_var = top.loc["grpo"], top.loc["redit-gaussian, std 0.05"], top.loc["redit-gaussian, std 0.05, scope zero_var"]
+    assert grpo.zero_var_frac == pytest.approx(0.8) and grpo.zero_var_frac_all_correct == pytest.approx(0.2)
+    assert grpo.zero_var_frac_all_wrong == pytest.approx(0.6)
+    assert grpo.primary_mean == pytest.approx(0.31)  # steps 5..8 only (steps 1..4 score 0)
+    assert zero_var.primary_delta == pytest.approx(REGIME_DELTA["zero_var"][3]) and zero_var.primary_n_pairs == 3
+    # differences (-.01, 0, .01) + Δ: sd 0.01 -> CI t(.975, 2) * .01 / sqrt(3), MDE (t(.975, 2) + t(.8, 2)) * .01 / sqrt(3)
+    assert redit.primary_delta_ci95 == pytest.approx(4.302653 * 0.01 / math.sqrt(3), rel=1e-5)
+    assert redit.primary_mde == pytest.approx((4.302653 + 1.060660) * 0.01 / math.sqrt(3), rel=1e-5)
+    assert redit.secondary_delta == pytest.approx(0.02)
+    assert grpo.zero_grad_frac == pytest.approx(3 / 8) and redit.zero_grad_frac == 0  # exact zeros, 3 of 8 steps
+    assert grpo.exploding_scaled_steps == 1 and grpo.exploding_steps == 1
+    treated = table[table["primary_n_pairs"] > 0]
+    assert len(treated) == 8 and table["primary_p_holm"].tolist() == pytest.approx(analysis.holm(table["primary_p"]), nan_ok=True)
+    md = analysis.regime.to_markdown(table)
+    assert "| max_number=20 | grpo | 0.80 / 0.20 / 0.60 | 3 | 31.0 ± 2.5 | baseline |" in md and "MDE = (t(1-α/2, n-1)" in md
+    slopes = analysis.regime.slopes(regime_runs, table).set_index("arm")
+    assert list(slopes.index) == ["redit-gaussian, std 0.05"]  # the scope arms exist at 2 levels only
+    assert slopes.iloc[0].levels_slope == pytest.approx(0.055) and slopes.iloc[0].pairs_n == 12
+    assert REGIME_ZERO_VAR[-1] == pytest.approx(top["zero_var_frac"].max())
+
+
+def test_regime_report_and_figures(regime_runs, tmp_path):
+    root = regime_runs[0].path.parent.parent
+    assert analysis.main(["--runs", str(root), "--out", str(tmp_path), "--scale", "fixture"]) == 0
+    csv = pd.read_csv(tmp_path / "regime_table.csv")
+    for column in ("zero_var_frac", "zero_var_frac_all_correct", "zero_var_frac_all_wrong", "n", "primary_mde",
+                   "primary_p_holm", "primary_delta_ci95", "secondary_mean", "zero_grad_frac"):
+        assert column in csv
+    readme = (tmp_path / "README.md").read_text()
+    assert readme.split("\n## ")[1].startswith(analysis.EXPERIMENTS.get("regime", "Experiment regime"))  # the regime first
+    assert "Slope of Δ(primary)" in (tmp_path / "regime_table.md").read_text()
+    for fig in ("regime_delta_vs_saturation", "figure1_regime"):
+        assert (tmp_path / f"{fig}.png").stat().st_size > 5_000
+
+
+def test_export_runs_is_compact_and_reads_back(tmp_path, monkeypatch):
+    fixture_root = write_fixture_runs(tmp_path / "runs", monkeypatch)
+    (fixture_root / "linked").mkdir()
+    (fixture_root / "linked" / "grpo-s0").symlink_to("../grpo-s0")  # a run shared by two experiments
+    with open(fixture_root / "grpo-s1" / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 9, "data": {"trl/loss": 1.0, "timing_s/step": 2.0, "actor/grad_norm": 0.5}}) + "\n")
+    counts = analysis.export_runs(fixture_root, tmp_path / "compact")
+    assert counts["runs"] == 6 + 1 + 4 + 1 and counts["links"] == 1
+    assert (tmp_path / "compact" / "linked" / "grpo-s0").is_symlink()
+    assert not (tmp_path / "compact" / "redit-gaussian-s9").exists()  # unfinished: not exported
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = {(r.experiment, r.name): r for r in analysis.load_runs(tmp_path / "compact")}
+    m = again[("main", "grpo-s1")].metrics
+    assert m.loc[9, "actor/grad_norm"] == 0.5 and "trl/loss" not in m and "timing_s/step" not in m
+    assert again[("linked", "grpo-s0")].metrics.equals(again[("main", "grpo-s0")].metrics)
+    assert again[("verl", "redit-gaussian-s2")].config["backend"] == "verl"
+    first = (tmp_path / "compact" / "grpo-s0" / "metrics.jsonl.gz").read_bytes()
+    analysis.export_runs(fixture_root, tmp_path / "compact")
+    assert (tmp_path / "compact" / "grpo-s0" / "metrics.jsonl.gz").read_bytes() == first  # byte-stable

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from redit.dither import (DitherConfig, dither, matched_sigma, sigma_at, step_generator,
+from redit.dither import (DitherConfig, dither, matched_sigma, noise_std, sigma_at, step_generator,
                           zero_std_group_frac)
 
 N = 200_000  # draws for moment checks: the std error of the mean is sigma / sqrt(N) ~ 0.0022 sigma
@@ -184,3 +184,13 @@ def test_saturated_groups_split_into_all_correct_and_all_wrong():
     correct = torch.tensor([1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
     assert saturated_group_fracs(raw, correct, 2) == (0.25, 0.5)
     assert sum(saturated_group_fracs(raw, correct, 2)) == zero_std_group_frac(raw, 2)
+
+
+@pytest.mark.parametrize("dist,sigma,std", [("gaussian", 0.1, 0.1), ("uniform", 0.3, 0.3 / math.sqrt(3)),
+                                            ("laplace", 0.1, 0.1 * math.sqrt(2)), ("none", 0.0, 0.0)])
+def test_noise_std_is_the_inverse_of_matched_sigma(dist, sigma, std):
+    assert noise_std(dist, sigma) == pytest.approx(std)
+    if dist != "none":
+        assert noise_std(dist, matched_sigma(dist, 0.05)) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="dither dist"):
+        noise_std("cauchy", 0.1)
