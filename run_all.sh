@@ -127,6 +127,7 @@ sweep_args=()
 [[ -n "$ABL_STEPS" ]] && sweep_args+=(--ablation-steps "$ABL_STEPS")
 # shellcheck disable=SC2086
 $PY -m redit.sweep --runs "$RUNS" --experiments $SELECTED "${sweep_args[@]}" --jobs "$JOBS"
-echo "[run_all] 3/3 analysis -> $OUT"
+echo "[run_all] 3/3 analysis -> $OUT (and a compact copy of the runs in $OUT/runs, read by the notebooks)"
 $PY -m analysis --scale "$SCALE" --runs "$RUNS" --out "$OUT"
+$PY -m analysis --runs "$RUNS" --export-runs "$OUT/runs"
 echo "[run_all] finished in $(( $(date +%s) - start ))s"

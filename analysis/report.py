@@ -292,6 +292,11 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(argv)
     args.argv = argv
+    if args.runs is not None and args.out is None and not args.export_runs \
+            and Path(args.runs).resolve() != (Path("runs") / args.scale).resolve():
+        print(f"error: --runs {args.runs} is not runs/{args.scale}: pass --out DIR, so that results/{args.scale} "
+              f"(the committed results of the full grid) is not overwritten.", file=sys.stderr)
+        return 2
     args.runs = args.runs or Path("runs") / args.scale
     args.out = args.out or Path("results") / args.scale
     if not Path(args.reference).is_file():

@@ -152,7 +152,7 @@ EXPERIMENTS = _experiments(
 # The regime experiment (results/tiny/regime.md holds its pre-registered design): saturation levels
 # set by task difficulty and sampling temperature, calibrated at step 0 by scripts/regime_pilot.py.
 # level -> (max_number, min_ops, max_ops, temperature)
-REGIME_LEVELS = {"easy": (5, 1, 1, 0.5), "default": (9, 1, 2, 1.0), "hard": (15, 1, 2, 1.0), "hardest": (20, 2, 3, 1.0)}
+REGIME_LEVELS = {"easy": (5, 1, 1, 0.3), "default": (9, 1, 2, 1.0), "hard": (15, 1, 2, 1.0), "hardest": (20, 2, 3, 1.0)}
 REGIME_SCOPE_LEVELS = ("hard", "hardest")  # the two most saturated: scope arms separate the two mechanisms
 REGIME_NOISE_STD = 0.05
 
@@ -160,7 +160,7 @@ REGIME_NOISE_STD = 0.05
 def _regime_variants() -> dict[str, Variant]:
     variants = {}
     for level, (max_number, min_ops, max_ops, temperature) in REGIME_LEVELS.items():
-        knobs = dict(max_number=max_number, min_ops=min_ops, max_ops=max_ops, temperature=temperature, val_every=15)
+        knobs = dict(max_number=max_number, min_ops=min_ops, max_ops=max_ops, temperature=temperature, val_every=20)
         variants[f"{level}-grpo"] = GRPO.with_train(**knobs)
         variants[f"{level}-redit"] = noise("gaussian", REGIME_NOISE_STD).with_train(**knobs)
         if level in REGIME_SCOPE_LEVELS:

@@ -195,7 +195,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, gre
     model.eval()
     out = []
     for i in range(0, len(prompts), batch_size):
-        enc = tokenizer(prompts[i:i + batch_size], return_tensors="pt", padding=True)
+        enc = tokenizer(prompts[i:i + batch_size], return_tensors="pt", padding=True).to(model.device)
         ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=not greedy,
                              temperature=temperature if not greedy else None, top_k=0 if not greedy else None,
                              top_p=1.0 if not greedy else None, pad_token_id=tokenizer.pad_token_id)

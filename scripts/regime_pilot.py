@@ -1,7 +1,7 @@
 """Calibrate the regime experiment's levels BEFORE any training run: how saturated are GRPO's groups
 at step 0 for a given task difficulty and sampling temperature?
 
-    python scripts/regime_pilot.py                       # the candidate levels of results/tiny/regime.md
+    python scripts/regime_pilot.py                       # the levels of redit/registry.py REGIME_LEVELS
     python scripts/regime_pilot.py --levels 9:1:2:1.0 20:2:3:1.0 --prompts 512
 
 A level is max_number:min_ops:max_ops:temperature. For each, G completions are sampled for each of
@@ -19,10 +19,11 @@ from dataclasses import replace
 import torch
 
 from redit import tiny_task
+from redit.registry import REGIME_LEVELS
 from redit.rewards import score
 from redit.tiny_policy import TinyPolicySpec, ensure_tiny_policy, generate, load_policy
 
-CANDIDATES = ("5:1:1:0.5", "9:1:2:1.0", "15:1:2:1.0", "20:2:3:1.0")
+CANDIDATES = tuple(":".join(map(str, level)) for level in REGIME_LEVELS.values())
 
 
 def saturation(model, tokenizer, task: tiny_task.TinyTaskConfig, temperature: float, prompts: int, group: int,
