@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/ensure_venv.sh
+.venv/bin/python -m ruff check . || { echo "[tests] ruff found lint errors (above); fix them or run: .venv/bin/ruff check --fix ." >&2; exit 1; }
 exec .venv/bin/python -m pytest "$@"

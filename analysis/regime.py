@@ -183,7 +183,7 @@ def display_rows(table: pd.DataFrame) -> list[list[str]]:
 
 
 def notes(multiple: float = EXPLODE_MEDIAN_MULTIPLE) -> list[str]:
-    return [f"Levels: the training knobs that vary among the regime runs, ordered by the GRPO arm's measured zero-variance "
+    return ["Levels: the training knobs that vary among the regime runs, ordered by the GRPO arm's measured zero-variance "
             "(saturated-group) fraction, raw rewards, mean over steps then seeds; all-correct + all-wrong = all.",
             f"Primary: {OUTCOMES['primary'][0]}. Secondary: {OUTCOMES['secondary'][0]}. Mean ± {CI_METHOD}.",
             f"Δ: paired by seed against the level's GRPO arm, with its 95 % t-CI; p: {TEST_METHOD}; "

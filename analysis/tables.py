@@ -173,7 +173,8 @@ def to_markdown(table: pd.DataFrame, by: list[str], title: str = "", notes: list
 
 def _latex_escape(text: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                 ("±", r"$\pm$"), ("Δ", r"$\Delta$"), ("×", r"$\times$"), ("σ", r"$\sigma$"), ("—", "--"), ("~", r"\textasciitilde{}"), ("<", "$<$"), (">", "$>$")):
+                 ("±", r"$\pm$"), ("Δ", r"$\Delta$"), ("×", r"$\times$"), ("σ", r"$\sigma$"), ("—", "--"),
+                 ("~", r"\textasciitilde{}"), ("<", "$<$"), (">", "$>$")):
         text = text.replace(a, b)
     return text
 

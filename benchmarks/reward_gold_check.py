@@ -49,7 +49,8 @@ def check(task, data_dir, workers):
     with ThreadPoolExecutor(workers if task in ("mbpp", "humaneval") else 1) as pool:
         gold = list((pool.map if task in ("mbpp", "humaneval") else map)(lambda r: rewards.score(task, gold_response(task, r), r["reference"]), rows))
         wrongs = [(r, wrong_answer(task, r)) for r in rows]
-        wrong = list((pool.map if task in ("mbpp", "humaneval") else map)(lambda rw: rewards.score(task, rw[1], rw[0]["reference"]) if rw[1] is not None else 0.0, wrongs))
+        mapper = pool.map if task in ("mbpp", "humaneval") else map
+        wrong = list(mapper(lambda rw: rewards.score(task, rw[1], rw[0]["reference"]) if rw[1] is not None else 0.0, wrongs))
     seconds = time.time() - start
     misses = [r["index"] for r, s in zip(rows, gold) if s != 1.0]
     return {"task": task, "rows": len(rows), "gold_rate": sum(s == 1.0 for s in gold) / len(rows),

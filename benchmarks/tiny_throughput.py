@@ -116,7 +116,7 @@ def child(name: str, steps: int, prompts: int, generations: int, out: Path) -> N
 def launch(name: str, args, parallel: int = 1) -> list[dict]:
     """Run `parallel` children of configuration `name` at once; return their results."""
     procs = []
-    for i in range(parallel):
+    for _ in range(parallel):
         out = Path(tempfile.mkstemp(suffix=".json")[1])
         cmd = [sys.executable, __file__, "--child", name, "--steps", str(args.steps), "--out", str(out),
                "--prompts-per-step", str(args.prompts_per_step), "--num-generations", str(args.num_generations)]

@@ -236,7 +236,7 @@ def main(argv=None) -> int:
     try:
         return 1 if run_jobs(jobs, args.jobs) else 0
     except KeyboardInterrupt:
-        print(f"\n[sweep] interrupted; finished runs are kept, unfinished ones restart: rerun the same command to continue.",
+        print("\n[sweep] interrupted; finished runs are kept, unfinished ones restart: rerun the same command to continue.",
               file=sys.stderr, flush=True)
         return 130
 

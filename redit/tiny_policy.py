@@ -180,7 +180,8 @@ def load_policy(path: str | Path):
 
     path = Path(path)
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"no model at {path} (config.json missing); build the tiny policy with `python -m redit.tiny_policy` or pass an existing model folder.")
+        raise FileNotFoundError(f"no model at {path} (config.json missing); build the tiny policy with "
+                                "`python -m redit.tiny_policy` or pass an existing model folder.")
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)

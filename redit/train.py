@@ -243,8 +243,8 @@ def resolve_config(parsed: ParsedArgs) -> dict:
         if value is None or not math.isfinite(value) or value < 0 or (low == "> 0" and value == 0):
             raise ValueError(f"--{name} must be a finite number {low}; got {value}.")
     if r.dist == "none" and (r.sigma or r.sigma_end or r.schedule != "constant"):
-        raise ValueError(f"--dist none (plain GRPO) adds no noise, so --sigma/--sigma-end/--schedule would be ignored; "
-                         f"choose a noise --dist (gaussian, uniform, laplace) or drop them.")
+        raise ValueError("--dist none (plain GRPO) adds no noise, so --sigma/--sigma-end/--schedule would be ignored; "
+                         "choose a noise --dist (gaussian, uniform, laplace) or drop them.")
     for name in ("val_problems", "train_problems"):
         if getattr(r, name) is not None and getattr(r, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(r, name)}.")

@@ -2,7 +2,6 @@
 the paper-scale grid prints every verl command, and one ablation reruns on its own."""
 
 import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -5,7 +5,6 @@ import json
 import os
 import shlex
 import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
