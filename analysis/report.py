@@ -250,6 +250,11 @@ def _rel(path: Path, start: Path) -> str:
     return os.path.relpath(Path(path).resolve(), Path(start).resolve())
 
 
+OTHER_FILES = {"findings.md": "interpretation of these results, hand-written (shown below)",
+               "regime.md": "the regime experiment's pre-registration and its findings",
+               "runs": "the run folders these results come from, compact (`python -m analysis --export-runs`); the notebooks read them"}
+
+
 def write_readme(out: Path, args, runs: list[Run], index, sections) -> None:
     shas = sorted({str((r.config.get("git") or {}).get("sha", ""))[:10] for r in runs} - {""})
     backends = sorted({str(r.config.get("backend")) for r in runs})
@@ -261,7 +266,12 @@ def write_readme(out: Path, args, runs: list[Run], index, sections) -> None:
             "Experiments in these runs (titles from `redit/registry.py`):", ""]
     head += [f"- `{e}`: {EXPERIMENTS.get(e, '(not in the registry)')} — {sum(r.experiment == e for r in runs)} runs"
              for e in experiments_of(runs)]
-    head += ["", "| file | what |", "|---|---|"] + [f"| `{f}` | {w} |" for f, w in index] + [""]
+    head += ["", "| file | what |", "|---|---|"] + [f"| `{f}` | {w} |" for f, w in index]
+    # every other file present is indexed too (hand-written notes, compact runs, files of earlier analyses)
+    named = " ".join(f for f, _ in index)
+    others = sorted(p for p in out.iterdir() if p.name != "README.md" and p.stem not in named)
+    unknown = "not written by this analysis run (hand-written, or left by an earlier one)"
+    head += [f"| `{p.name}{'/' if p.is_dir() else ''}` | {OTHER_FILES.get(p.name, unknown)} |" for p in others] + [""]
     findings = out / "findings.md"
     tail = ["## Findings", "", findings.read_text().strip(), ""] if findings.is_file() else []
     (out / "README.md").write_text("\n".join(head) + "\n" + "\n".join(sections) + "\n" + "\n".join(tail))
