@@ -53,15 +53,17 @@ def read_jobs(path: Path) -> list[dict]:
     jobs = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     if not jobs:
         raise ValueError(f"the job list {path} is empty.")
-    names = [j["name"] for j in jobs]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"two jobs share the run folder name {duplicates[0]}; give them distinct RUN_DIRs.")
+    for key, what in (("run_dir", "run folder"), ("name", "job name (run folder and its parent)")):
+        values = [j[key] for j in jobs]
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"two jobs share the {what} {duplicates[0]}; give them distinct RUN_DIRs.")
     return jobs
 
 
 def add(args) -> int:
-    job = {"name": Path(args.run_dir).name, "run_dir": args.run_dir, "recipe": args.recipe,
+    run_dir = Path(args.run_dir)
+    job = {"name": f"{run_dir.parent.name}-{run_dir.name}", "run_dir": args.run_dir, "recipe": args.recipe,
            "gpus_per_node": args.gpus_per_node, "nnodes": args.nnodes, "steps": args.steps,
            "step_seconds": args.step_seconds, "vars": dict(v.split("=", 1) for v in args.var),
            "overrides": list(args.override)}
