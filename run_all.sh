@@ -8,14 +8,14 @@ cd "$(dirname "$0")"
 
 [[ -x .venv/bin/python ]] || source scripts/ensure_venv.sh   # the registry is Python: the help needs it too
 EXPERIMENTS="$(.venv/bin/python -m redit.registry names)"
-SCALE=tiny; SEEDS=""; STEPS=""; ABL_SEEDS=""; ABL_STEPS=""; ONLY=""; QUICK=0; DRY_RUN=0; RUNS=""; OUT=""
+SCALE=tiny; SEEDS=""; STEPS=""; ABL_SEEDS=""; ABL_STEPS=""; ONLY=""; QUICK=0; DRY_RUN=0; RUNS=""; OUT=""; LAUNCHER=local
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 usage() {
   cat <<USAGE
 Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--seeds "0 1 2"]
                     [--steps N] [--ablation-seeds "..."] [--ablation-steps N] [--jobs N]
-                    [--runs DIR] [--out DIR] [--dry-run]
+                    [--runs DIR] [--out DIR] [--launcher local|slurm|ray] [--dry-run]
 
   --scale           tiny (default; CPU, TRL backend) | paper (the verl recipes on a GPU cluster)
   --quick           one seed, 5 steps per run, into runs/<scale>-quick and results/<scale>-quick
@@ -26,7 +26,11 @@ Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--
   --ablation-steps  steps of the experiments other than main (default: --steps, else their own)
   --jobs            tiny runs in parallel, one torch thread each (default: CPUs = $JOBS)
   --runs, --out     run folders and results (default runs/<scale>, results/<scale>)
-  --dry-run         with --scale paper: print every verl command of the grid, run nothing
+  --launcher        with --scale paper: local (default; one run after another here) | slurm (sbatch
+                    arrays, one task per run, resources from the recipes) | ray (ray job submit per
+                    run); see python -m redit.launch --help
+  --dry-run         with --scale paper: print every verl command (local) or the job files and
+                    submit commands (slurm, ray); run and write nothing
 
 Tiny scale writes runs/tiny/<variant>-s<seed>/ (main) and runs/tiny/<experiment>/<variant>-s<seed>/,
 each with config.json and metrics.jsonl, then results/tiny/ (every table as .md/.tex/.csv, the
@@ -57,11 +61,13 @@ while [[ $# -gt 0 ]]; do
     --runs) RUNS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --dry-run) DRY_RUN=1; shift ;;
+    --launcher) LAUNCHER="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown option $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
   esac
 done
 case "$SCALE" in tiny|paper) ;; *) echo "error: --scale must be tiny or paper, got '$SCALE'" >&2; exit 2 ;; esac
+case "$LAUNCHER" in local|slurm|ray) ;; *) echo "error: --launcher must be local, slurm or ray, got '$LAUNCHER'" >&2; exit 2 ;; esac
 for e in $ONLY; do
   [[ " $EXPERIMENTS " == *" $e "* ]] || { echo "error: --only $e is not an experiment; choose from: $EXPERIMENTS" >&2; exit 2; }
 done
@@ -90,10 +96,12 @@ SELECTED="${ONLY:-$EXPERIMENTS}"
 
 if [[ "$SCALE" == paper ]]; then
   # Main: every task x method (experiments/<task>/run.sh); every other experiment is its recipe in
-  # experiments/ablations/ (GSM8K, the paper's Figure 1 setting).
+  # experiments/ablations/ (GSM8K, the paper's Figure 1 setting). With --launcher slurm|ray the recipes
+  # only list their runs (LAUNCH_LIST) and python -m redit.launch submits them.
   [[ -x .venv/bin/python ]] || source scripts/ensure_venv.sh
   [[ "$RUNS" == /* ]] || RUNS="$PWD/$RUNS"
-  flag=(); (( DRY_RUN )) && flag=(--dry-run)
+  flag=(); [[ "$LAUNCHER" == local ]] && (( DRY_RUN )) && flag=(--dry-run)
+  if [[ "$LAUNCHER" != local ]]; then export LAUNCH_LIST; LAUNCH_LIST="$(mktemp)"; fi
   for e in $SELECTED; do
     case "$e" in
       main) eval "$(.venv/bin/python -m redit.registry paper main)"   # PAPER_TASKS and PAPER_SEEDS of the main table
@@ -102,11 +110,16 @@ if [[ "$SCALE" == paper ]]; then
               # shellcheck disable=SC2086
               env $vars SEED="$seed" RUN_DIR="$RUNS/$t-$m-s$seed" DRY_RUN_CONFIG=0 bash "experiments/$t/run.sh" "${flag[@]}"
             done; done <<< "$variants"; done ;;
-      adaptive) echo "# adaptive: not available at paper scale (the controller is wired into the TRL backend only)" ;;
       *) eval "$(.venv/bin/python -m redit.registry paper "$e")"
          SEEDS="${ABL_SEEDS:-$PAPER_SEEDS}" RUNS="$RUNS" bash "experiments/ablations/$e.sh" "${flag[@]}" ;;
     esac
   done
+  if [[ "$LAUNCHER" != local ]]; then
+    launch=(--launcher "$LAUNCHER" --list "$LAUNCH_LIST" --out "$RUNS/launch"); (( DRY_RUN )) && launch+=(--dry-run)
+    .venv/bin/python -m redit.launch submit "${launch[@]}"; rm -f "$LAUNCH_LIST"
+    echo "# when the runs are done: .venv/bin/python -m analysis --scale paper --runs $RUNS --out $OUT"
+    exit 0
+  fi
   (( DRY_RUN )) || .venv/bin/python -m analysis --scale paper --runs "$RUNS" --out "$OUT"
   exit 0
 fi

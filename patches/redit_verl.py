@@ -21,11 +21,19 @@ Configuration, validated when the trainer starts (one error line, nothing run):
     +algorithm.redit.seed       noise seed; the generator is re-seeded from (seed, step) every step
     +algorithm.redit.scope      all | zero_var | mixed: which groups get noise (by raw rewards)
 
+Adaptive sigma (redit.adaptive_sigma, as on the TRL backend):
+    +algorithm.redit_adaptive.target    flip_rate | grad_norm (absent: fixed sigma)
+    +algorithm.redit_adaptive.setpoint  default flip_rate 0.05, grad_norm 1.0 (also tol, rate, sigma_min, sigma_max)
+The controller starts at `algorithm.redit.sigma`; each step's sigma is logged as `redit/sigma`, the
+flip rate of the step's noise as `redit/flip_rate` (every run); flip_rate is fed to the controller
+right after dithering, the step's pre-clip `actor/grad_norm` after the step (next step's sigma).
+
 REAL ("Rewards as Labels", redit.algorithms.real_group_losses) needs each response's label and prompt group
 in the loss, but verl hands a policy loss only per-token tensors. `redit_real` therefore sends both
-through the advantage: its sign is REAL's label (the sign of the dithered GRPO advantage: correct +,
-wrong -, 0 in a raw all-equal group without noise) and its magnitude is 1 + the group's slot in the
-batch. The `real` loss decodes them. Whole groups must share a micro-batch: the `redit_sync` trainer
+through the advantage: its sign is REAL's label (`+algorithm.real.labels=dithered` (default): the
+sign of the dithered GRPO advantage; `raw`: raw correctness, which makes ReDit a no-op for REAL; see
+redit.algorithms.real_labels; `real/label_flip_rate` is logged) and its magnitude is 1 + the group's
+slot in the batch. The `real` loss decodes them. Whole groups must share a micro-batch: the `redit_sync` trainer
 orders a REAL batch by prompt group (in place of verl's sequence-length balancing), the recipe
 turns off shuffling and uses a micro-batch size divisible by rollout.n, and the estimator refuses a
 batch whose groups are not contiguous. Each group's loss is averaged over all groups of the global
@@ -39,7 +47,12 @@ DAPO needs no code here: verl 0.9.1 has dynamic sampling (`algorithm.filter_grou
 The trainer `trainer.v1.trainer_mode=redit_sync` is verl's synchronous trainer plus: the step and
 total steps for sigma schedules, the hook's metrics in every logger (`redit/sigma`,
 `redit/dithered_score/mean`, `redit/zero_std_group_frac/{raw,dithered}`), and the shared run folder
-(`config.json` and `done.json` beside `$VERL_FILE_LOGGER_PATH`, which verl's `file` logger fills).
+(`config.json` and `done.json` beside `$VERL_FILE_LOGGER_PATH`, which verl's `file` logger fills,
+through redit.runlog.RunFolder; `$REDIT_EXPERIMENT` names the experiment in config.json), and
+resumption: with `trainer.resume_mode=auto` and a checkpoint in `trainer.default_local_dir`, verl
+restores the weights, optimiser and data order; this trainer then keeps metrics.jsonl's lines up to
+the checkpoint's step (verl's file logger would truncate it), skips the redundant validation before
+training, and restores an adaptive controller's sigma from the last logged step.
 `critic/score/*` stays raw (the estimator never writes the dithered rewards back) and validation
 is never dithered (it computes no advantages).
 """
@@ -49,27 +62,37 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from redit.algorithms import real_group_losses
+from redit.adaptive_sigma import controller_from_section, flip_rate
+from redit.algorithms import real_group_losses, real_labels
 from redit.dither import DitherConfig, dither, sigma_at, zero_std_group_frac
-from redit.runlog import RunFolder, method_name
+from redit.runlog import RunFolder
+from redit.runlog import run_config as shared_run_config
 from patches import trl_compat
 from patches.verl_compose import REDIT_ESTIMATORS as BASE_ESTIMATORS
+from patches.verl_compose import real_label_source
 from redit import REPO_ROOT
 
 TRAINER_MODE = "redit_sync"
 REAL_LOSS = "real"
 
 # Set by the trainer before each advantage computation (all in the driver process).
-_step_state = {"step": 0, "total_steps": None, "metrics": {}}
+_step_state = {"step": 0, "total_steps": None, "metrics": {}, "controller": None, "resume_step": 0}
 
 
 def dither_config(algorithm_config, total_steps: int | None = None) -> DitherConfig:
     """The DitherConfig of `algorithm.redit` (absent: gaussian, sigma 0.05). ValueError names the key."""
     return DitherConfig.from_section((algorithm_config or {}).get("redit"), total_steps, where="algorithm.redit")
+
+
+def adaptive_controller(algorithm_config, total_steps: int | None = None):
+    """The SigmaController of `algorithm.redit_adaptive` (None: fixed sigma). ValueError names the key."""
+    section = (algorithm_config or {}).get("redit_adaptive")
+    return controller_from_section(section, dither_config(algorithm_config, total_steps), where="algorithm.redit_adaptive")
 
 
 def last_token_index(response_mask: torch.Tensor) -> torch.Tensor:
@@ -89,6 +112,7 @@ def dither_token_rewards(token_level_rewards, response_mask, cfg: DitherConfig, 
     if index is not None:
         metrics["redit/zero_std_group_frac/raw"] = zero_std_group_frac(scores, groups=list(index))
         metrics["redit/zero_std_group_frac/dithered"] = zero_std_group_frac(noisy, groups=list(index))
+        metrics["redit/flip_rate"] = flip_rate(scores, noisy, list(index))
     return out, metrics
 
 
@@ -99,13 +123,21 @@ def _make_estimator(name: str):
         from verl.trainer.ppo import core_algos
 
         cfg = dither_config(config, _step_state["total_steps"])
+        controller = _step_state["controller"]
+        if controller is not None:  # adaptive sigma: the controller's current value (constant schedule)
+            cfg = replace(cfg, sigma=controller.sigma)
         noisy, metrics = dither_token_rewards(token_level_rewards, response_mask, cfg, _step_state["step"], index)
+        if controller is not None and controller.target == "flip_rate":
+            controller.observe(flip_rate=metrics.get("redit/flip_rate"))
         _step_state["metrics"] = metrics
         if base in ("grpo", "real"):  # verl dispatches grpo directly (not via the registry): call it by name
             norm = True if config is None else bool(config.get("norm_adv_by_std_in_grpo", True))
             advantages, returns = core_algos.compute_grpo_outcome_advantage(noisy, response_mask, index, norm_adv_by_std_in_grpo=norm, config=config)
             if base == "real":
-                advantages = encode_real_labels(advantages, index)
+                per_response = (advantages * response_mask).sum(-1)  # the sign is all REAL reads
+                labels, flips = real_labels(token_level_rewards.sum(-1), per_response, list(index), real_label_source(config))
+                metrics["real/label_flip_rate"] = flips
+                advantages = encode_real_labels(labels[:, None] * response_mask, index)
                 returns = advantages
             return advantages, returns
         stock = core_algos.get_adv_estimator_fn(base)
@@ -167,32 +199,24 @@ def run_folder() -> RunFolder | None:
 
 
 def run_config(config) -> dict:
-    """config.json of a verl run, in the keys the analysis reads for TRL runs too."""
+    """config.json of a verl run: redit.runlog.run_config (the keys the analysis reads for TRL runs
+    too) with verl's whole resolved config under "verl"."""
     from omegaconf import OmegaConf
-
-    from redit.runlog import git_commit, library_versions
 
     algo = config.algorithm
     estimator = str(algo.adv_estimator)
     redit = estimator in BASE_ESTIMATORS
-    cfg = dither_config(algo, int(config.trainer.total_training_steps or 0) or None) if redit else None
+    total = int(config.trainer.total_training_steps or 0) or None
+    cfg = dither_config(algo, total) if redit else DitherConfig(dist="none", sigma=0.0)
+    controller = adaptive_controller(algo, total) if redit else None
     base = BASE_ESTIMATORS.get(estimator, estimator)
     if base == "grpo" and not algo.get("norm_adv_by_std_in_grpo", True):
         base = "dr_grpo"
-    dithered = cfg is not None and cfg.enabled
-    return {
-        "backend": "verl",
-        "task": _task_of(config),
-        "algorithm": base,
-        "method": method_name(base, cfg.dist if dithered else "none"),  # e.g. dr_grpo+redit-gaussian
-        "dither": cfg.to_dict() if cfg else DitherConfig(dist="none", sigma=0.0).to_dict(),
-        "seed": int(config.data.get("seed", 0) or 0),
-        "model": {"path": str(config.actor_rollout_ref.model.path)},
-        "steps": int(config.trainer.total_training_steps or 0) or None,
-        "versions": library_versions(),
-        "git": git_commit(REPO_ROOT),
-        "verl": OmegaConf.to_container(config, resolve=True),
-    }
+    return shared_run_config(
+        backend="verl", task=_task_of(config), algorithm=base, seed=int(config.data.get("seed", 0) or 0), steps=total,
+        dither=cfg, adaptive=controller.to_dict() if controller else None,
+        model={"path": str(config.actor_rollout_ref.model.path)}, experiment=os.environ.get("REDIT_EXPERIMENT") or None,
+        extras=OmegaConf.to_container(config, resolve=True), repo=REPO_ROOT)
 
 
 def _task_of(config) -> str | None:
@@ -207,6 +231,47 @@ def _task_of(config) -> str | None:
         return DATA_SOURCE_TO_TASK.get(source, source)
     except Exception:  # the task name is a label; never fail a run over it
         return None
+
+
+def _restore_controller(folder: RunFolder, step: int) -> None:
+    """An adaptive controller continues from the last logged step: its sigma then, updated with that
+    step's statistic (what the uninterrupted run would have done)."""
+    controller = _step_state["controller"]
+    if controller is None or not folder.metrics_path.is_file():
+        return
+    last = {}
+    for line in folder.metrics_path.read_text().splitlines():
+        record = json.loads(line)
+        if record["step"] <= step and "redit/sigma" in record["data"]:
+            last = record["data"]
+    if last:
+        controller.sigma = float(last["redit/sigma"])
+        controller.observe(**{controller.target: last.get("redit/flip_rate" if controller.target == "flip_rate" else "actor/grad_norm")})
+
+
+class ResumableFileLogger:
+    """verl's `file` logger, appending after the lines a resumed run kept (stock verl truncates)."""
+
+    def __init__(self, project_name: str, experiment_name: str):
+        path = os.getenv("VERL_FILE_LOGGER_PATH")
+        if not (_step_state["resume_step"] and path):
+            self._stock = self._stock_class(project_name, experiment_name)
+            self.log, self.finish = self._stock.log, self._stock.finish
+            return
+        import orjson
+
+        self.filepath = path
+        self.fp = open(path, "ab", buffering=0)
+        self.log = lambda data, step: self.fp.write(orjson.dumps({"step": step, "data": data}, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+        self.finish = self.fp.close
+
+
+def _register_file_logger():
+    from verl.utils import tracking
+
+    if tracking.FileLogger is not ResumableFileLogger:
+        ResumableFileLogger._stock_class = tracking.FileLogger
+        tracking.FileLogger = ResumableFileLogger
 
 
 def _register_policy_loss():
@@ -229,17 +294,20 @@ def _register_trainer():
         """verl's synchronous trainer + step-aware dithering, hook metrics and the run folder."""
 
         def __init__(self, config):
+            controller = None
             if str(config.algorithm.adv_estimator) in BASE_ESTIMATORS:
-                dither_config(config.algorithm, int(config.trainer.total_training_steps or 0) or 1)  # fail now, not at step 1
+                total = int(config.trainer.total_training_steps or 0) or 1
+                dither_config(config.algorithm, total)  # fail now, not at step 1
+                controller = adaptive_controller(config.algorithm, total)
+                real_label_source(config.algorithm)
+            _step_state.update(controller=controller, resume_step=0)
             with open_dict(config):
                 config.trainer.v1.trainer_mode = "sync"  # stock code paths test for the name "sync"
             super().__init__(config)
             self._started = time.time()
             folder = run_folder()
             if folder is not None:
-                folder.path.mkdir(parents=True, exist_ok=True)
-                folder.done_path.unlink(missing_ok=True)
-                folder.config_path.write_text(json.dumps(run_config(config), indent=2, sort_keys=True, default=str) + "\n")
+                folder.write_config(run_config(config))
 
         def _balance_batch(self, batch, metrics, *args, **kwargs):
             if str(self.config.algorithm.adv_estimator) != "redit_real":
@@ -256,12 +324,29 @@ def _register_trainer():
             metrics.update(_step_state["metrics"])
             return batch
 
+        def on_train_begin(self):
+            super().on_train_begin()
+            controller, log = _step_state["controller"], self.logger.log
+            if controller is not None and controller.target == "grad_norm":
+                def log_and_observe(data, step, *args, **kwargs):  # the step's pre-clip norm sets the next sigma
+                    log(data, step, *args, **kwargs)
+                    controller.observe(grad_norm=data.get("actor/grad_norm"))
+                self.logger.log = log_and_observe
+
         def fit(self, *args, **kwargs):
+            folder, resumed = run_folder(), int(self.global_steps)  # verl loaded the checkpoint before fit
+            if resumed > 0:
+                _step_state["resume_step"] = resumed
+                with open_dict(self.config):
+                    self.config.trainer.val_before_train = False  # same weights as at the checkpoint's step
+                if folder is not None:
+                    folder.keep_metrics_through(resumed)
+                    _restore_controller(folder, resumed)
+                print(f"[redit] resumed at step {resumed}; metrics.jsonl kept through step {resumed}", flush=True)
             result = super().fit(*args, **kwargs)
-            folder = run_folder()
             if folder is not None:
-                summary = {"steps": int(self.global_steps) - 1, "seconds": round(time.time() - self._started, 1)}
-                folder.done_path.write_text(json.dumps(summary, indent=2) + "\n")
+                folder.finish({"steps": int(self.global_steps) - 1, "seconds": round(time.time() - self._started, 1),
+                               "resumed_from_step": resumed or None})
             return result
 
 
@@ -270,6 +355,7 @@ def install():
     _register_estimators()
     _register_policy_loss()
     _register_trainer()
+    _register_file_logger()
 
 
 install()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from redit.adaptive_sigma import controller_from_section
+from redit.algorithms import REAL_LABEL_SOURCES
 from redit.dither import DitherConfig
 
 CONFIG_NAME = "ppo_trainer"
@@ -19,6 +21,18 @@ CONFIG_NAME = "ppo_trainer"
 # kept here so that composing a config never imports verl)
 REDIT_ESTIMATORS = {"redit_grpo": "grpo", "redit_reinforce_plus_plus": "reinforce_plus_plus", "redit_rloo": "rloo",
                     "redit_real": "real"}
+
+
+def real_label_source(algorithm_config) -> str:
+    """`algorithm.real.labels` (default dithered; redit.algorithms.real_labels). ValueError if unknown."""
+    section = dict(((algorithm_config or {}).get("real") or {}).items())
+    unknown = sorted(set(section) - {"labels"})
+    if unknown:
+        raise ValueError(f"unknown key algorithm.real.{unknown[0]}; the key is labels ({' | '.join(REAL_LABEL_SOURCES)}).")
+    source = section.get("labels", REAL_LABEL_SOURCES[0])
+    if source not in REAL_LABEL_SOURCES:
+        raise ValueError(f"algorithm.real.labels must be one of {', '.join(REAL_LABEL_SOURCES)}; got {source!r}.")
+    return source
 
 
 def config_dir() -> Path:
@@ -42,7 +56,9 @@ def compose(overrides: list[str]):
     if str(config.algorithm.adv_estimator).startswith("redit_"):
         if config.algorithm.adv_estimator not in REDIT_ESTIMATORS:
             raise ValueError(f"unknown estimator {config.algorithm.adv_estimator}; ReDit offers {', '.join(REDIT_ESTIMATORS)}.")
-        DitherConfig.from_section(config.algorithm.get("redit"), int(config.trainer.total_training_steps or 0) or 1, where="algorithm.redit")
+        dither = DitherConfig.from_section(config.algorithm.get("redit"), int(config.trainer.total_training_steps or 0) or 1, where="algorithm.redit")
+        controller_from_section(config.algorithm.get("redit_adaptive"), dither, where="algorithm.redit_adaptive")
+        real_label_source(config.algorithm)
     return config
 
 

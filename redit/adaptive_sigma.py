@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 TARGETS = ("flip_rate", "grad_norm")
+DEFAULT_SETPOINTS = {"flip_rate": 0.05, "grad_norm": 1.0}
 
 
 @dataclass
@@ -57,12 +58,56 @@ class SigmaController:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def flip_rate(raw, dithered, group_size: int) -> float:
+def flip_rate(raw, dithered, group_size) -> float:
     """Fraction of (higher-raw, lower-raw) pairs within each group whose dithered order is reversed
-    (nan when no group has two different raw rewards)."""
-    raw = torch.as_tensor(raw, dtype=torch.float64).reshape(-1, group_size)
-    noisy = torch.as_tensor(dithered, dtype=torch.float64).reshape(-1, group_size)
+    (nan when no group has two different raw rewards). `group_size`: the group size G (the G samples of
+    a prompt contiguous, as in TRL) or one group id per element in any order (verl's `uid`)."""
+    groups = group_size
+    raw = torch.as_tensor(raw, dtype=torch.float64).reshape(-1)
+    noisy = torch.as_tensor(dithered, dtype=torch.float64).reshape(-1)
+    if not isinstance(groups, (int, np.integer)):  # ids: sort the groups together, then one per row
+        ids = np.asarray(list(groups))
+        inverse = np.unique(ids, return_inverse=True)[1].reshape(-1)
+        sizes = np.bincount(inverse)
+        if len(set(sizes.tolist())) != 1:  # unequal groups (rare): pair them group by group
+            flipped = pairs = 0
+            for g in range(len(sizes)):
+                rows = torch.from_numpy(np.flatnonzero(inverse == g))
+                f, p = _pair_counts(raw[rows][None], noisy[rows][None])
+                flipped, pairs = flipped + f, pairs + p
+            return flipped / pairs if pairs else float("nan")
+        order = torch.from_numpy(np.argsort(inverse, kind="stable"))
+        raw, noisy, groups = raw[order], noisy[order], int(sizes[0])
+    flipped, pairs = _pair_counts(raw.reshape(-1, groups), noisy.reshape(-1, groups))
+    return flipped / pairs if pairs else float("nan")
+
+
+def _pair_counts(raw: torch.Tensor, noisy: torch.Tensor) -> tuple[int, int]:
+    """(reversed pairs, ordered pairs) over rows of [groups, G] rewards."""
     better = raw[:, :, None] > raw[:, None, :]  # pair (i, j): i's raw reward beats j's
     flipped = better & (noisy[:, :, None] < noisy[:, None, :])
-    pairs = int(better.sum())
-    return float(flipped.sum()) / pairs if pairs else float("nan")
+    return int(flipped.sum()), int(better.sum())
+
+
+def controller_from_section(section, dither_config, where: str = "adaptive") -> SigmaController | None:
+    """The controller of a config mapping {target, setpoint?, tol?, rate?, sigma_min?, sigma_max?}
+    (None when absent or target none), starting at the dithering's sigma, as both backends build it.
+    ValueError names `where.<key>` for an unknown key or a bad value."""
+    values = dict((section or {}).items())
+    if not values or values.get("target", "none") == "none":
+        return None
+    known = ("target", "setpoint", "tol", "rate", "sigma_min", "sigma_max")
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown key {where}.{unknown[0]}; the keys are {', '.join(known)}.")
+    if dither_config.dist == "none" or dither_config.schedule != "constant":
+        raise ValueError(f"{where} needs a noise dist and the constant schedule (the controller sets sigma).")
+    target = values.pop("target")
+    if target not in TARGETS:
+        raise ValueError(f"{where}.target must be one of {', '.join(TARGETS)}; got {target!r}.")
+    values.setdefault("setpoint", DEFAULT_SETPOINTS[target])
+    values.setdefault("sigma_max", max(1.0, dither_config.sigma))
+    try:
+        return SigmaController(target=target, sigma=dither_config.sigma, **{k: float(v) for k, v in values.items()})
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{where}: {error}") from None

@@ -14,19 +14,32 @@ REAL, "Rewards as Labels" (arXiv 2602.05630): 0/1 rewards are class labels. Per 
 s = length-normalised sum of log(pi_theta / pi_old); per prompt group
     loss = log(1 + sum_{correct} exp(-s / tau)) + log(1 + sum_{wrong} exp(s / tau)),  tau = 0.5,
 the "1 +" terms being the anchor logits; only groups with both correct and wrong answers count; no
-clipping, no KL. Labels are the sign of each response's group-normalised advantage, which for raw
-0/1 rewards is exactly correct (+) / wrong (-) in a mixed group and 0 in an all-equal one. With
-ReDit the advantages come from dithered rewards, so a saturated group gets random labels (ReDit's
-random gradient, transplanted to REAL) and noise can flip labels in mixed groups.
+clipping, no KL.
+
+REAL's label source (`real_labels`, both backends), the one choice ReDit + REAL has to make:
+  raw       label = sign of the RAW reward's deviation from its group mean: for 0/1 rewards exactly
+            correct (+) / wrong (-) in a mixed group, no label (0) in an all-equal group. REAL's loss
+            reads only labels, so with this source ReDit's noise changes NOTHING: ReDit + REAL == REAL
+            (a control arm).
+  dithered  (default) label = sign of the DITHERED group advantage, i.e. of the dithered reward's
+            deviation from its group mean. This is ReDit transplanted to REAL: a saturated group gets
+            random labels (REAL's counterpart of ReDit's random gradient, the only way noise can act on
+            a loss that sees labels only), and noise can flip a label in a mixed group (a correct answer
+            in a 7-of-8 group is labelled wrong with p ~ 0.09 at Gaussian sigma 0.1). Without noise the
+            two sources give identical labels, so plain REAL does not depend on the choice.
+The price of `dithered` is measured every step: `real/label_flip_rate`, the fraction of responses
+with a raw label whose label used in the loss has the other sign (always 0 under `raw`).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .dither import constant_group_mask
 
-ALGORITHMS = ("grpo", "dr_grpo", "dapo", "real")  # what the TRL backend runs, each with or without ReDit
+ALGORITHMS = ("grpo", "dr_grpo", "dapo", "real")
+REAL_LABEL_SOURCES = ("dithered", "raw")  # the first is the default (see the module docstring)  # what the TRL backend runs, each with or without ReDit
 REAL_TAU = 0.5
 DAPO_EPSILON_HIGH = 0.28
 DAPO_OVERLONG_FRACTION = 0.25  # L_cache / L_max: DAPO used 4096 of 20480 tokens (0.2); 0.25 of short tiny answers
@@ -71,3 +84,33 @@ def real_loss(scores: torch.Tensor, advantages: torch.Tensor, group_ids: torch.T
     if len(losses) == 0:
         return (scores * 0.0).sum(), 0
     return losses.mean(), len(losses)
+
+
+def _group_mean_deviation(values: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
+    """values minus the mean of their prompt group (group ids in any order: ints, strings, verl uids)."""
+    ids = group_ids.cpu().numpy() if isinstance(group_ids, torch.Tensor) else np.asarray(list(group_ids))
+    inverse = torch.from_numpy(np.unique(ids, return_inverse=True)[1].reshape(-1)).to(values.device)
+    sums = torch.zeros(int(inverse.max()) + 1 if inverse.numel() else 0, dtype=torch.float64, device=values.device)
+    sums.index_add_(0, inverse, values.to(torch.float64))
+    counts = torch.bincount(inverse, minlength=sums.shape[0]).to(torch.float64)
+    return values.to(torch.float64) - (sums / counts)[inverse]
+
+
+def real_labels(raw_rewards, dithered_advantages, group_ids, source: str = REAL_LABEL_SOURCES[0], atol: float = 1e-6):
+    """(REAL's label of each response in {-1, 0, +1} as a float tensor, label-flip rate).
+
+    raw_rewards: per response, undithered; dithered_advantages: per response, the group advantage
+    computed from the dithered rewards (any positive scaling: only its sign is read); group_ids: one
+    prompt-group id per response. `source` is "dithered" or "raw" (module docstring). The flip rate is
+    the fraction of responses with a raw label whose returned label has the other sign (nan when no
+    response has a raw label, i.e. every group is all-equal)."""
+    if source not in REAL_LABEL_SOURCES:
+        raise ValueError(f"REAL label source must be one of {', '.join(REAL_LABEL_SOURCES)}; got {source!r}.")
+    raw = torch.as_tensor(raw_rewards).reshape(-1)
+    advantages = torch.as_tensor(dithered_advantages).reshape(-1)
+    deviation = _group_mean_deviation(raw, group_ids)
+    raw_label = torch.sign(deviation) * (deviation.abs() > atol)
+    labels = raw_label if source == "raw" else torch.sign(advantages).to(torch.float64)
+    labelled = raw_label != 0
+    flips = float((labels[labelled] != raw_label[labelled]).float().mean()) if labelled.any() else float("nan")
+    return labels.to(advantages.dtype if advantages.is_floating_point() else torch.float32), flips

@@ -2,8 +2,10 @@
 
 A run folder `runs/<scale>/<run-name>/` holds:
 
-    config.json     the resolved configuration: backend, task, algorithm, dithering, seed, model,
-                    steps, library versions, git commit (written before step 1)
+    config.json     the resolved configuration, `run_config(...)`: backend, task, algorithm, seed,
+                    steps, dither{...}, method, adaptive_sigma, model{path}, versions, git,
+                    experiment (optional), and the backend's own settings nested under its name
+                    ("verl": {...}); written before step 1 (again when a run resumes)
     metrics.jsonl   one JSON object per line in verl's file-logger shape
                     {"step": N, "data": {"<key>": <float>, ...}}; step 0 holds the validation done
                     before training; written and flushed line by line
@@ -16,10 +18,14 @@ from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+
+if TYPE_CHECKING:
+    from .dither import DitherConfig
 
 SCHEMA = {
     "actor/grad_norm": "policy gradient norm BEFORE clipping (what clip_grad_norm_ returns)",
@@ -44,6 +50,33 @@ def method_name(algorithm: str = "grpo", dist: str = "none") -> str:
     if dist == "none":
         return algorithm
     return f"redit-{dist}" if algorithm == "grpo" else f"{algorithm}+redit-{dist}"
+
+
+def run_config(*, backend: str, task: str | None, algorithm: str, seed: int, steps: int | None,
+               dither: "DitherConfig", adaptive: dict | None = None, model: dict | None = None,
+               experiment: str | None = None, extras: dict | None = None, repo: Path | None = None) -> dict:
+    """config.json of a run, the same keys on every backend (what the analysis reads); `extras` (the
+    backend's own settings) go under the key `backend`, `experiment` only when given.
+
+        >>> from redit.dither import DitherConfig
+        >>> run_config(backend="verl", task="gsm8k", algorithm="grpo", seed=0, steps=10,
+        ...            dither=DitherConfig(dist="gaussian", sigma=0.05))["method"]
+        'redit-gaussian'
+    """
+    from . import REPO_ROOT
+
+    config = {
+        "backend": backend, "task": task, "algorithm": algorithm, "seed": int(seed),
+        "steps": int(steps) if steps else None, "dither": dither.to_dict(),
+        "method": method_name(algorithm, dither.dist if dither.enabled or adaptive else "none"),
+        "adaptive_sigma": adaptive, "model": dict(model or {}),
+        "versions": library_versions(), "git": git_commit(repo or REPO_ROOT),
+    }
+    if experiment:
+        config["experiment"] = experiment
+    if extras is not None:
+        config[backend] = extras
+    return config
 
 
 def val_key(task: str) -> str:
@@ -95,11 +128,33 @@ class RunFolder:
                 break
         return last
 
-    def start(self, config: dict) -> None:
-        """Begin (or restart) the run: write config.json, truncate metrics.jsonl, clear done.json."""
+    def write_config(self, config: dict) -> None:
+        """Write config.json and clear done.json (the run is under way); metrics.jsonl is untouched
+        (verl's `file` logger writes it)."""
         self.path.mkdir(parents=True, exist_ok=True)
         self.done_path.unlink(missing_ok=True)
-        self.config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        self.config_path.write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
+
+    def keep_metrics_through(self, step: int) -> int:
+        """Resume support: drop metrics.jsonl lines after `step` (they are recomputed from the
+        checkpoint) and any torn last line; returns the lines kept."""
+        if not self.metrics_path.is_file():
+            return 0
+        kept = []
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    kept.append(line)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                break
+        tmp = self.metrics_path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        tmp.replace(self.metrics_path)
+        return len(kept)
+
+    def start(self, config: dict) -> None:
+        """Begin (or restart) the run: write config.json, truncate metrics.jsonl, clear done.json."""
+        self.write_config(config)
         self._metrics_file = open(self.metrics_path, "w")
 
     def log(self, step: int, data: dict) -> None:
@@ -108,5 +163,7 @@ class RunFolder:
         self._metrics_file.flush()
 
     def finish(self, summary: dict) -> None:
-        self._metrics_file.close()
+        """Write done.json (last: its presence marks a complete run)."""
+        if self._metrics_file is not None:
+            self._metrics_file.close()
         self.done_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -70,3 +70,52 @@ def test_each_algorithm_trains_through_the_trl_backend(tmp_path, tiny_policy_pat
         assert [line["data"][key] for line in lines[1:]] == [8.0, 8.0]
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["algorithm"] == algorithm and config["method"] == f"{algorithm}+redit-gaussian"
+
+
+# REAL's label source (redit.algorithms.real_labels): one hand-made batch of two groups of 4.
+#   group a: 3 correct, 1 wrong; the dithered advantages give correct #3 a negative sign (a flip)
+#   group b: all wrong (no raw label); noise alone gives its responses signs
+REAL_RAW = [1, 1, 1, 0, 0, 0, 0, 0]
+REAL_DITHERED_ADV = [0.9, 0.5, -0.2, -1.2, 0.7, -0.3, 0.4, -0.8]
+REAL_GROUPS = ["a"] * 4 + ["b"] * 4
+
+
+def test_real_raw_labels_are_correctness_and_ignore_the_noise():
+    from redit.algorithms import real_labels
+
+    labels, flips = real_labels(REAL_RAW, REAL_DITHERED_ADV, REAL_GROUPS, source="raw")
+    assert labels.tolist() == [1, 1, 1, -1, 0, 0, 0, 0] and flips == 0.0
+
+
+def test_real_dithered_labels_follow_the_dithered_advantage_and_report_the_flip_rate():
+    from redit.algorithms import real_labels
+
+    labels, flips = real_labels(REAL_RAW, REAL_DITHERED_ADV, REAL_GROUPS)  # the default source
+    assert labels.tolist() == [1, 1, -1, -1, 1, -1, 1, -1]
+    assert flips == pytest.approx(1 / 4)  # 1 of the 4 raw-labelled responses (group a) changed sign
+
+
+def test_real_labels_group_ids_in_any_order_and_no_raw_label_gives_nan():
+    from redit.algorithms import real_labels
+
+    order = [3, 6, 0, 5, 1, 7, 2, 4]
+    labels, flips = real_labels([REAL_RAW[i] for i in order], [REAL_DITHERED_ADV[i] for i in order],
+                                [REAL_GROUPS[i] for i in order], source="raw")
+    assert labels.tolist() == [[1, 1, 1, -1, 0, 0, 0, 0][i] for i in order]
+    _, none = real_labels([0, 0, 1, 1], [0.1, -0.1, 0.2, -0.2], [0, 0, 1, 1])
+    assert math.isnan(none)
+    with pytest.raises(ValueError, match="label source must be one of"):
+        real_labels(REAL_RAW, REAL_DITHERED_ADV, REAL_GROUPS, source="sign")
+
+
+def test_real_loss_with_raw_labels_is_plain_real_whatever_the_noise():
+    """ReDit + REAL with raw labels == REAL: the loss reads labels only, and raw labels ignore noise."""
+    from redit.algorithms import real_labels
+
+    scores = torch.linspace(-0.4, 0.4, 8)
+    ids = torch.tensor([0] * 4 + [1] * 4)
+    raw_labels, _ = real_labels(REAL_RAW, REAL_DITHERED_ADV, REAL_GROUPS, source="raw")
+    plain, used = real_loss(scores, torch.tensor(REAL_RAW, dtype=torch.float32) - 0.75 * (ids == 0), ids)
+    assert used == 1 and real_loss(scores, raw_labels, ids)[0].item() == pytest.approx(plain.item())
+    dithered_labels, _ = real_labels(REAL_RAW, REAL_DITHERED_ADV, REAL_GROUPS)
+    assert real_loss(scores, dithered_labels, ids)[1] == 2  # noise labelled the all-wrong group too

@@ -62,7 +62,7 @@ def test_mbpp_uses_the_published_split_and_missing_splits_fail_clearly(tmp_path)
     assert not (tmp_path / "he" / "train.parquet").exists()
 
 
-@pytest.mark.parametrize("ablation", ["baselines", "variance", "distribution", "schedule", "scope"])
+@pytest.mark.parametrize("ablation", ["baselines", "variance", "distribution", "schedule", "scope", "adaptive"])
 def test_each_ablation_recipe_prints_its_grid_of_verl_runs(ablation, tmp_path):
     from redit import registry
 
@@ -71,11 +71,6 @@ def test_each_ablation_recipe_prints_its_grid_of_verl_runs(ablation, tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("-m verl.trainer.main_ppo") == 2 * runs and f"{tmp_path}/{ablation}/gsm8k-" in out.stdout
     assert not any(tmp_path.iterdir())  # a dry run writes nothing
-
-
-def test_adaptive_has_no_verl_recipe_and_says_so_in_one_line():
-    out = recipe(REPO / "experiments/ablations/adaptive.sh", "--dry-run")
-    assert out.returncode == 2 and "TRL backend only" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("algorithm,needles", [
@@ -139,6 +134,8 @@ def test_a_typo_in_an_override_fails_composition(bad, needle):
     ({"METHOD": "redit-cauchy"}, [], "METHOD must be"),
     ({"SCALE": "huge"}, [], "SCALE must be"),
     ({}, ["--steps", "3"], "unknown option"),
+    ({}, ["--dry-run", "steps"], "unknown option"),
+    ({"ADAPTIVE": "loss"}, ["--dry-run"], "ADAPTIVE must be"),
     ({"SIGMA": "-1", "METHOD": "redit-gaussian"}, ["--dry-run"], "sigma must be a finite number"),
     ({"SCALE": "tiny", "MODEL": "/nonexistent/model", "RUN_DIR": "/tmp/redit-never-written"}, [], "no model at MODEL=/nonexistent/model"),
 ])

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Adaptive sigma (new): the controller (redit/adaptive_sigma.py) runs in the TRL backend only, so
-# there is no verl run of it; at tiny scale: ./run_all.sh --only adaptive
-echo "error: adaptive sigma has no verl recipe (the controller is wired into the TRL backend only); run ./run_all.sh --only adaptive" >&2
-exit 2
+# Adaptive sigma (new): sigma set every step by redit/adaptive_sigma.py's controller toward a target
+# flip rate or gradient-norm band (ADAPTIVE=flip_rate|grad_norm, from the registry's initial Gaussian sigma), GRPO alongside.
+# The variants are redit/registry.py's "adaptive" entry (python -m redit.registry verl-grid adaptive).
+#   experiments/ablations/adaptive.sh [--dry-run]      (SEEDS, TASK, RUNS and recipe variables from the env)
+source "$(dirname "$0")/grid.sh" "$@"
+registry_grid

@@ -22,7 +22,7 @@ done
 grid_run() {  # grid_run <label> [VAR=value ...]
   local label="$1"; shift
   for seed in $SEEDS; do
-    env DRY_RUN_CONFIG="${DRY_RUN_CONFIG:-0}" "$@" SEED="$seed" RUN_DIR="$RUNS/$ABLATION/$TASK-$label-s$seed" \
+    env DRY_RUN_CONFIG="${DRY_RUN_CONFIG:-0}" REDIT_EXPERIMENT="$ABLATION" "$@" SEED="$seed" RUN_DIR="$RUNS/$ABLATION/$TASK-$label-s$seed" \
       bash "$ROOT/experiments/$TASK/run.sh" "${GRID_ARGS[@]}"
   done
 }

@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# geo3k, grpo: see run.sh.   [--dry-run]   SCALE=tiny for a CPU run
+# Geometry3K, grpo: see run.sh.   [--dry-run] [key=value ...]   SCALE=smoke (one GPU) | tiny (CPU)
 METHOD=grpo exec "$(dirname "$0")/run.sh" "$@"

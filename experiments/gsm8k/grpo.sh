@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# GSM8K, grpo: see run.sh.   [--dry-run]   SCALE=tiny for a CPU run
+# GSM8K, grpo: see run.sh.   [--dry-run] [key=value ...]   SCALE=smoke (one GPU) | tiny (CPU)
 METHOD=grpo exec "$(dirname "$0")/run.sh" "$@"

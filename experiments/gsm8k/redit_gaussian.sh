@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# GSM8K, redit-gaussian: see run.sh.   [--dry-run]   SCALE=tiny for a CPU run
+# GSM8K, redit-gaussian: see run.sh.   [--dry-run] [key=value ...]   SCALE=smoke (one GPU) | tiny (CPU)
 METHOD=redit-gaussian exec "$(dirname "$0")/run.sh" "$@"

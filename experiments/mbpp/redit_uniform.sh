@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# mbpp, redit-uniform: see run.sh.   [--dry-run]   SCALE=tiny for a CPU run
+# MBPP, redit-uniform: see run.sh.   [--dry-run] [key=value ...]   SCALE=smoke (one GPU) | tiny (CPU)
 METHOD=redit-uniform exec "$(dirname "$0")/run.sh" "$@"
