@@ -110,7 +110,10 @@ if [[ "$SCALE" == paper ]]; then
               # shellcheck disable=SC2086
               env $vars SEED="$seed" RUN_DIR="$RUNS/$t-$m-s$seed" DRY_RUN_CONFIG=0 bash "experiments/$t/run.sh" "${flag[@]}"
             done; done <<< "$variants"; done ;;
-      *) eval "$(.venv/bin/python -m redit.registry paper "$e")"
+      *) if ! .venv/bin/python -m redit.registry verl-grid "$e" >/dev/null 2>&1; then
+           echo "# $e: TRL backend only (no verl variant in redit/registry.py); run it with ./run_all.sh --only $e"; continue
+         fi
+         eval "$(.venv/bin/python -m redit.registry paper "$e")"
          SEEDS="${ABL_SEEDS:-$PAPER_SEEDS}" RUNS="$RUNS" bash "experiments/ablations/$e.sh" "${flag[@]}" ;;
     esac
   done

@@ -130,7 +130,8 @@ def method_name(config: dict) -> str:
 def read_metrics(path: Path) -> pd.DataFrame:
     """metrics.jsonl (or .jsonl.gz) -> wide float frame indexed by step (null values -> NaN)."""
     path = Path(path)
-    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    text = raw.decode("utf-8", errors="replace")  # a binary-garbage line becomes an unreadable line, skipped below
     rows = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -147,7 +148,11 @@ def read_metrics(path: Path) -> pd.DataFrame:
 
 def load_run(path: Path, experiment: str = "main") -> Run:
     path = Path(path)
-    config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
+    try:
+        config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path / 'config.json'} is not readable JSON ({type(err).__name__}); repair it or move that run "
+                         "folder out of --runs.") from None
     metrics = read_metrics(metrics_file(path))
     return Run(path.name, path, config, metrics, (path / "done.json").is_file(), config.get("experiment") or experiment)
 
@@ -166,6 +171,9 @@ def load_runs(root: Path, include_incomplete: bool = False) -> list[Run]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no run folder {root}; run ./run_all.sh (or python -m redit.train) first, or pass --runs.")
+    if set(METRICS_FILES) & {p.name for p in root.iterdir()}:
+        raise ValueError(f"--runs {root} is a single run folder; pass the folder that contains run folders "
+                         f"(e.g. --runs {root.parent}).")
     runs = []
     # os.walk follows symlinked run folders (the sweep links a run shared by two experiments), glob does not
     found = [Path(d) for d, _, files in os.walk(root, followlinks=True) if set(METRICS_FILES) & set(files)]

@@ -300,7 +300,14 @@ def main(argv=None) -> int:
                    help="instead of the report: write a compact copy of --runs to DIR (config.json, done.json, "
                         "metrics.jsonl.gz without trl/* and timing_s/* keys; links kept) and print its size")
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = p.parse_args(argv)
+    def one_line_error(message):
+        raise SystemExit(print(f"error: {message}; see python -m analysis --help", file=sys.stderr) or 2)
+
+    p.error = one_line_error
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code
     args.argv = argv
     if args.runs is not None and args.out is None and not args.export_runs \
             and Path(args.runs).resolve() != (Path("runs") / args.scale).resolve():
@@ -309,14 +316,17 @@ def main(argv=None) -> int:
         return 2
     args.runs = args.runs or Path("runs") / args.scale
     args.out = args.out or Path("results") / args.scale
-    if not Path(args.reference).is_file():
-        p.error(f"no paper reference file {args.reference}; pass --reference results/paper/reference.csv")
-    if args.smooth_evals < 1:
-        p.error("--smooth-evals must be >= 1")
+    problem = (f"no paper reference file {args.reference}; pass --reference results/paper/reference.csv"
+               if not Path(args.reference).is_file() else
+               "--smooth-evals must be >= 1" if args.smooth_evals < 1 else
+               f"--out {args.out} is a file, not a folder; choose another --out" if args.out.exists() and not args.out.is_dir() else None)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.export_runs:
         try:
             counts = export_runs(args.runs, args.export_runs)
-        except FileNotFoundError as err:
+        except (FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
         print(f"[analysis] exported {counts['runs']} runs (+{counts['links']} links) to {args.export_runs}: "
@@ -326,7 +336,7 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             readme = build_report(args)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"[analysis] wrote {readme}")

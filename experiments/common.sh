@@ -186,7 +186,35 @@ RECIPE_VARS=(SCALE METHOD ALGORITHM SIGMA NOISE_STD SCHEDULE SIGMA_END SCOPE ADA
   LR_SCHEDULER TEMPERATURE MAX_PROMPT MAX_RESPONSE TP GPUS_PER_NODE NNODES TEST_FREQ SAVE_FREQ KEEP_CHECKPOINTS
   LOGGERS PROJECT REWARD REWARD_STYLE PROMPT_STYLE DATA_ROOT DATA_LIMITS REDIT_EXPERIMENT)  # not PY: the cluster's own
 
+check_recipe_vars() {  # one line naming the variable, before any work (a dry run included)
+  local v
+  for v in STEPS TRAIN_BATCH MINI_BATCH GPUS_PER_NODE NNODES TP MAX_PROMPT MAX_RESPONSE; do
+    [[ -z "${!v:-}" || "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "error: $v must be a whole number >= 1; got '${!v}'" >&2; exit 2; }
+  done
+  [[ -z "${ROLLOUT_N:-}" || ( "$ROLLOUT_N" =~ ^[0-9]+$ && "$ROLLOUT_N" -ge 2 ) ]] \
+    || { echo "error: ROLLOUT_N must be a whole number >= 2 (group-normalised advantages need a group); got '$ROLLOUT_N'" >&2; exit 2; }
+  [[ "$SEED" =~ ^[0-9]+$ ]] || { echo "error: SEED must be a whole number >= 0; got '$SEED'" >&2; exit 2; }
+  "$PY" - "${LR:-1}" "$SIGMA" <<'PYCHECK' || exit 2
+import math, sys
+lr, sigma = sys.argv[1:]
+for name, text, ok, rule in (("LR", lr, lambda x: x > 0, "> 0"), ("SIGMA", sigma, lambda x: x >= 0, ">= 0")):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and ok(value)):
+        sys.exit(print(f"error: {name} must be a finite number {rule}; got '{text}'", file=sys.stderr) or 2)
+PYCHECK
+  if [[ "$DIST" != none && "$ADAPTIVE" == none && "$SCHEDULE" == constant ]] && "$PY" -c "import sys; sys.exit(float('$SIGMA') != 0)"; then
+    echo "error: METHOD=$METHOD with SIGMA=0 adds no noise; use METHOD=grpo for plain GRPO or set SIGMA" >&2; exit 2
+  fi
+  if [[ "$MODEL" == /* || "$MODEL" == .* ]] && [[ ! -f "$MODEL/config.json" && "$MODEL" != "$("$PY" -m redit.tiny_policy --path-only)" ]]; then
+    echo "error: no model at MODEL=$MODEL (config.json missing); pass a model folder or a hub id (org/name)" >&2; exit 2
+  fi
+}
+
 launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
+  check_recipe_vars
   local name="$METHOD-s$SEED"
   [[ "$ALGORITHM" == grpo ]] || name="$ALGORITHM-$name"
   [[ "$ADAPTIVE" == none ]] || name="adaptive-$ADAPTIVE-$name"
@@ -288,7 +316,6 @@ launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
   fi
   overrides+=("${EXTRA_OVERRIDES[@]}")  # the user's, last: Hydra keeps the last value of a key
   local clean=("${overrides[@]}") errors
-  errors="$(mktemp)"
   if [[ -n "${LAUNCH_LIST:-}" ]]; then  # a launcher job: this recipe again, every variable resolved
     local job=() v o
     RUN_DIR="$run_dir"
@@ -298,6 +325,8 @@ launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
       --gpus-per-node "$GPUS_PER_NODE" --nnodes "$NNODES" --steps "$STEPS" --step-seconds "${EST_STEP_SECONDS:-60}" "${job[@]}"
     return
   fi
+  errors="$(mktemp)"
+  trap "rm -f '$errors'" EXIT  # (the value, not the name: $errors is local) no temporary file left behind
   if (( DRY_RUN )); then
     echo "# $TASK / $METHOD / $ALGORITHM / SCALE=$SCALE / seed $SEED / reward $REWARD_STYLE -> $run_dir"
     printf 'env'; printf ' %q' "${env[@]}"; printf ' \\\n  %q -m verl.trainer.main_ppo' "$PY"

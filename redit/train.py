@@ -32,10 +32,11 @@ from pathlib import Path
 
 from . import REPO_ROOT
 from .adaptive_sigma import TARGETS, SigmaController
-from .algorithms import ALGORITHMS
+from .algorithms import ALGORITHMS, REAL_LABEL_SOURCES
 from .dither import DISTRIBUTIONS, SCHEDULES, SCOPES, DitherConfig
 from .rewards import PAPER_REWARDS
-from .runlog import RunFolder, git_commit, library_versions, method_name
+from .runlog import RunFolder, method_name
+from .runlog import run_config as shared_run_config
 from .tasks import CODE_TASKS, TASKS
 from .tiny_policy import TinyPolicySpec
 
@@ -63,6 +64,8 @@ class ReditArguments:
                        ("auto", "binary", "paper"))
     algorithm: str = _arg("grpo", "grpo | dr_grpo | dapo | real (redit/algorithms.py); sets TRL's loss_type, "
                           "scale_rewards and epsilon_high", ALGORITHMS)
+    real_labels: str = _arg(REAL_LABEL_SOURCES[0], "REAL's labels: dithered = sign of the dithered group advantage "
+                            "(ReDit acts on REAL); raw = correctness (ReDit + REAL is then plain REAL)", REAL_LABEL_SOURCES)
     # ReDit dithering (redit.dither.DitherConfig)
     dist: str = _arg("none", "noise distribution; none = plain GRPO", DISTRIBUTIONS)
     sigma: float = _arg(0.0, "gaussian std / uniform half-width a / laplace scale b")
@@ -286,7 +289,10 @@ def resolve_config(parsed: ParsedArgs) -> dict:
             raise ValueError("--max-number/--min-ops/--max-ops are tiny-task knobs; drop them for --task " + r.task + ".")
         task_config = {"prompt_style": "paper" if reward == "paper" else "verl", "val_problems": r.val_problems,
                        "train_problems": r.train_problems, "test_as_train": r.test_as_train}
+    if r.algorithm != "real" and r.real_labels != REAL_LABEL_SOURCES[0]:
+        raise ValueError("--real-labels is an option of --algorithm real only.")
     return {
+        **({"real_labels": r.real_labels} if r.algorithm == "real" else {}),
         "backend": r.backend, "task": r.task, "algorithm": r.algorithm, "seed": t.seed,
         "steps": t.max_steps, "prompts_per_step": r.prompts_per_step, "num_generations": t.num_generations,
         "lr": t.learning_rate, "max_grad_norm": t.max_grad_norm, "temperature": t.temperature,
@@ -320,6 +326,8 @@ def _finished_run_differs(run: RunFolder, cfg: dict, requested_model: str | None
                 f"move it away or pass --overwrite to replace it.")
     stored["dither"] = DitherConfig(**stored.get("dither", {})).to_dict()  # keys added since are at their defaults
     stored.setdefault("adaptive_sigma", None)
+    if stored.get("algorithm") == "real":
+        stored.setdefault("real_labels", REAL_LABEL_SOURCES[0])  # the only behaviour before the option existed
     changed = sorted(k for k in cfg if k not in ("threads", "log_timing") and stored.get(k) != cfg[k])
     stored_model = stored.get("model") or {}
     if requested_model is None:  # the tiny policy: the same policy key (tokenizer, model, SFT, task)
@@ -333,8 +341,12 @@ def _finished_run_differs(run: RunFolder, cfg: dict, requested_model: str | None
 
 def run_config(cfg: dict, model: dict, data: dict) -> dict:
     """config.json: what the run computes plus where it came from (model, data rows, versions, commit).
-    The one place the TRL backend's config.json is assembled."""
-    return {**cfg, "model": model, "data": data, "versions": library_versions(), "git": git_commit(REPO_ROOT)}
+    The keys every backend shares come from redit.runlog.run_config (verl's plugin builds them there too);
+    the TRL backend's own settings stay at the top level, where the analysis reads them."""
+    shared = shared_run_config(backend=cfg["backend"], task=cfg["task"], algorithm=cfg["algorithm"], seed=cfg["seed"],
+                               steps=cfg["steps"], dither=DitherConfig(**cfg["dither"]), adaptive=cfg["adaptive_sigma"],
+                               model=model)
+    return {**cfg, **shared, "data": data}
 
 
 def _error(message: str) -> int:

@@ -24,7 +24,8 @@ from transformers import PrinterCallback, TrainerCallback
 
 from . import tasks, tiny_task
 from .adaptive_sigma import SigmaController, flip_rate
-from .algorithms import DAPO_EPSILON_HIGH, DAPO_OVERLONG_FRACTION, REAL_TAU, informative_groups, overlong_penalty, real_loss
+from .algorithms import (DAPO_EPSILON_HIGH, DAPO_OVERLONG_FRACTION, REAL_LABEL_SOURCES, REAL_TAU, informative_groups,
+                         overlong_penalty, real_labels, real_loss)
 from .dither import DitherConfig, dither, saturated_group_fracs, sigma_at, zero_std_group_frac
 from .rewards import paper_reward_parts, score
 from .runlog import RunFolder, val_key
@@ -127,15 +128,18 @@ def make_trainer_class():
     from trl import GRPOTrainer
 
     class ReditGRPOTrainer(GRPOTrainer):
-        def __init__(self, *args, algorithm: str = "grpo", reward_fn: DitheredReward | None = None, **kwargs):
+        def __init__(self, *args, algorithm: str = "grpo", reward_fn: DitheredReward | None = None,
+                     real_label_source: str = REAL_LABEL_SOURCES[0], **kwargs):
             super().__init__(*args, **kwargs)
-            self.redit_algorithm, self.redit_reward_fn = algorithm, reward_fn
+            self.redit_algorithm, self.redit_reward_fn, self.real_label_source = algorithm, reward_fn, real_label_source
 
         def _generate_and_score_completions(self, inputs):
             out = super()._generate_and_score_completions(inputs)
             mask = out["completion_mask"]
             # rows are contiguous groups of num_generations here; TRL shuffles later, keeping rows together
             out["group_ids"] = torch.arange(mask.shape[0], device=mask.device) // self.num_generations
+            if self.redit_algorithm == "real":  # REAL's raw label source: correctness, never the dithered reward
+                out["raw_rewards"] = self.redit_reward_fn.last_correct.to(mask.device)
             if self.redit_algorithm == "dapo":
                 keep = informative_groups(self.redit_reward_fn.last_correct, self.num_generations).to(mask.device)
                 out["completion_mask"] = mask * keep[:, None].to(mask.dtype)
@@ -155,7 +159,10 @@ def make_trainer_class():
             old = inputs.get("old_per_token_logps")
             old = logps.detach() if old is None else old
             scores = ((logps - old) * mask).sum(-1) / mask.sum(-1).clamp(min=1)  # REAL's length-normalised s
-            loss, used = real_loss(scores, inputs["advantages"].reshape(-1), inputs["group_ids"], REAL_TAU)
+            labels, flips = real_labels(inputs["raw_rewards"], inputs["advantages"].reshape(-1), inputs["group_ids"],
+                                        self.real_label_source)
+            loss, used = real_loss(scores, labels, inputs["group_ids"], REAL_TAU)
+            self._metrics["train"]["real/label_flip_rate"].append(flips)
             self._metrics["train"]["real/groups_used"].append(float(used))
             return loss
 
@@ -366,7 +373,8 @@ def train(run: RunFolder, cfg: dict, args, model_args, model_info: dict, train_r
     reward_fn = DitheredReward(cfg["task"], dither_cfg, group, controller, overlong, reward=cfg["reward"])
     trainer = make_trainer_class()(model=model, reward_funcs=[reward_fn], args=args, train_dataset=dataset,
                                    processing_class=tokenizer, callbacks=[callback], peft_config=get_peft_config(model_args),
-                                   algorithm=cfg["algorithm"], reward_fn=reward_fn)
+                                   algorithm=cfg["algorithm"], reward_fn=reward_fn,
+                                   real_label_source=cfg.get("real_labels", REAL_LABEL_SOURCES[0]))
     reward_fn.process_index = trainer.accelerator.process_index
     trainer.remove_callback(PrinterCallback)  # it prints every raw log dict; our callback shows progress
     start = time.time()

@@ -166,3 +166,83 @@ def test_run_all_rejects(case, tmp_path):
     assert proc.returncode == 2
     assert expected in one_error_line(proc.stderr)
     assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
+
+
+# ---- python -m analysis --------------------------------------------------------------------------------
+def _analysis_fixture(root, monkeypatch):
+    from analysis_fixtures import write_fixture_runs
+
+    write_fixture_runs(root / "runs", monkeypatch)
+    single = next(p.parent for p in (root / "runs").rglob("config.json"))
+    bad_config = root / "bad_config"
+    bad_config.mkdir()
+    (bad_config / "run-s0").mkdir()
+    (bad_config / "run-s0" / "config.json").write_text("{not json")
+    (bad_config / "run-s0" / "metrics.jsonl").write_text('{"step": 0, "data": {}}\n')
+    (bad_config / "run-s0" / "done.json").write_text("{}")
+    (root / "afile").write_text("x")
+    return {"runs": root / "runs", "single": single, "bad_config": bad_config, "afile": root / "afile"}
+
+
+ANALYSIS_CASES = {
+    "runs folder missing": (["--runs", "{root}/nope", "--out", "{root}/out"], "no run folder"),
+    "runs is a single run folder": (["--runs", "{single}", "--out", "{root}/out"], "is a single run folder"),
+    "a run's config.json is not JSON": (["--runs", "{bad_config}", "--out", "{root}/out"], "is not readable JSON"),
+    "out is a file": (["--runs", "{runs}", "--out", "{afile}"], "is a file, not a folder"),
+    "other runs without --out (would overwrite results/tiny)": (["--runs", "{runs}"], "pass --out DIR"),
+    "smooth-evals 0": (["--runs", "{runs}", "--out", "{root}/out", "--smooth-evals", "0"], "--smooth-evals must be >= 1"),
+    "unknown option": (["--bogus"], "unrecognized arguments"),
+}
+
+
+@pytest.mark.parametrize("case", list(ANALYSIS_CASES))
+def test_analysis_rejects(case, tmp_path, capsys, monkeypatch):
+    import analysis
+
+    paths = {"root": tmp_path, **_analysis_fixture(tmp_path, monkeypatch)}
+    args, expected = ANALYSIS_CASES[case]
+    assert analysis.main([a.format(**paths) for a in args]) == 2
+    assert expected in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+
+
+# ---- experiments/<task>/run.sh (verl recipes; a dry run must refuse the same inputs) -------------------
+RECIPE_CASES = {
+    "STEPS=0": ({"STEPS": "0"}, "STEPS must be a whole number >= 1"),
+    "TRAIN_BATCH=abc": ({"TRAIN_BATCH": "abc"}, "TRAIN_BATCH must be a whole number >= 1"),
+    "ROLLOUT_N=1": ({"ROLLOUT_N": "1"}, "ROLLOUT_N must be a whole number >= 2"),
+    "LR=-1": ({"LR": "-1"}, "LR must be a finite number > 0"),
+    "SEED=x": ({"SEED": "x"}, "SEED must be a whole number >= 0"),
+    "SIGMA=0 for a ReDit method": ({"METHOD": "redit-gaussian", "SIGMA": "0"}, "adds no noise"),
+    "SIGMA=nan": ({"METHOD": "redit-gaussian", "SIGMA": "nan"}, "SIGMA must be a finite number >= 0"),
+    "MODEL=/nonexistent in a dry run": ({"MODEL": "/nonexistent"}, "no model at MODEL=/nonexistent"),
+    "METHOD=bogus": ({"METHOD": "bogus"}, "METHOD must be"),
+    "ALGORITHM=bogus": ({"ALGORITHM": "bogus"}, "ALGORITHM must be"),
+    "SCALE=bogus": ({"SCALE": "bogus"}, "SCALE must be"),
+    "REWARD_STYLE=bogus": ({"REWARD_STYLE": "bogus"}, "REWARD_STYLE must be paper or binary"),
+}
+
+
+@pytest.mark.parametrize("case", list(RECIPE_CASES))
+def test_recipe_rejects(case, tmp_path):
+    import os
+
+    variables, expected = RECIPE_CASES[case]
+    before = set(os.listdir("/tmp"))
+    proc = subprocess.run(["bash", str(REPO_ROOT / "experiments/gsm8k/run.sh"), "--dry-run"], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "RUN_DIR": str(tmp_path / "run"), "DATA_ROOT": str(tmp_path / "data"),
+                                            **variables})
+    assert proc.returncode == 2
+    assert expected in one_error_line(proc.stderr)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "data").exists()
+    assert not {f for f in set(os.listdir("/tmp")) - before if f.startswith("tmp.")}  # no temporary file left behind
+
+
+def test_a_dry_run_leaves_no_temporary_file(tmp_path):
+    import os
+
+    before = set(os.listdir("/tmp"))
+    proc = subprocess.run(["bash", str(REPO_ROOT / "experiments/gsm8k/redit_gaussian.sh"), "--dry-run"], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "RUN_DIR": str(tmp_path / "run")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not {f for f in set(os.listdir("/tmp")) - before if f.startswith("tmp.")}

@@ -41,12 +41,14 @@ def test_paper_dry_run_prints_every_verl_command_of_the_grid():
     assert proc.returncode == 0, proc.stderr
     commands = proc.stdout.count("-m verl.trainer.main_ppo")
     # main 4 tasks x 3 methods x 5 seeds; GSM8K ablations x 3 seeds: baselines 4 algorithms x 2,
-    # variance 11, distribution 3, schedule 6 (constant included), scope 4 (GRPO included)
-    assert commands == 60 + 3 * (8 + 11 + 3 + 6 + 4)
+    # variance 11, distribution 3, schedule 6 (constant included), scope 4 (GRPO included), adaptive 3;
+    # regime is TRL-only (tiny-task difficulty knobs) and has no verl recipe
+    assert commands == 60 + 3 * (8 + 11 + 3 + 6 + 4 + 3)
     assert "runs/paper/variance/gsm8k-uniform-0.3-s2" in proc.stdout
     assert "algorithm.adv_estimator=redit_reinforce_plus_plus" in proc.stdout and "+algorithm.redit.scope=zero_var" in proc.stdout
     assert "algorithm.adv_estimator=redit_real" in proc.stdout and "algorithm.filter_groups.metric=acc" in proc.stdout
-    assert "adaptive: not available at paper scale" in proc.stdout
+    assert "+algorithm.redit_adaptive.target=grad_norm" in proc.stdout
+    assert "regime: TRL backend only" in proc.stdout
 
 
 @pytest.mark.parametrize("args,needle", [(["--only", "nope"], "not an experiment"), (["--scale", "big"], "--scale"),

@@ -5,12 +5,8 @@ reward on hand-made completions, REAL's label source and adaptive sigma in the v
 (slow) a tiny verl run that resumes from its checkpoint."""
 
 import json
-import math
-import os
 
-import numpy as np
 import pytest
-import torch
 from omegaconf import OmegaConf
 
 from patches import redit_verl
@@ -18,7 +14,7 @@ from patches.verl_compose import compose
 from patches.verl_reward import compute_score
 from redit import REPO_ROOT as REPO
 from redit.tasks import data_dir
-from test_verl_plugin import UIDS, algo, batch, run
+from test_verl_plugin import algo, batch, run
 from test_verl_recipes import overrides_of, recipe
 
 needs_data = pytest.mark.skipif(not (data_dir() / "gsm8k").is_dir(), reason="../shared/data not present")
