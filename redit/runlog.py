@@ -105,6 +105,10 @@ def library_versions(names=("torch", "transformers", "trl", "accelerate", "verl"
     return versions
 
 
+class RunFolderBusy(RuntimeError):
+    """Another process writes this run folder (one line naming the folder and the fix)."""
+
+
 class RunFolder:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -112,6 +116,24 @@ class RunFolder:
         self.metrics_path = self.path / "metrics.jsonl"
         self.done_path = self.path / "done.json"
         self._metrics_file = None
+        self._lock_file = None
+
+    def lock(self) -> None:
+        """Become the folder's one writer: an exclusive lock on <run>/.writer.lock, held until this
+        process exits (the kernel drops it even after kill -9). A second writer gets RunFolderBusy
+        before it touches anything."""
+        import fcntl
+
+        if self._lock_file is not None:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path / ".writer.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise RunFolderBusy(f"another process is writing {self.path}; wait for it to finish, or use another --run-dir.") from None
+        self._lock_file = handle
 
     def is_complete(self) -> bool:
         return self.done_path.is_file() and self.config_path.is_file() and self.metrics_path.is_file()
@@ -154,6 +176,7 @@ class RunFolder:
 
     def start(self, config: dict) -> None:
         """Begin (or restart) the run: write config.json, truncate metrics.jsonl, clear done.json."""
+        self.lock()
         self.write_config(config)
         self._metrics_file = open(self.metrics_path, "w")
 

@@ -35,7 +35,7 @@ from .adaptive_sigma import TARGETS, SigmaController
 from .algorithms import ALGORITHMS, REAL_LABEL_SOURCES
 from .dither import DISTRIBUTIONS, SCHEDULES, SCOPES, DitherConfig
 from .rewards import PAPER_REWARDS
-from .runlog import RunFolder, method_name
+from .runlog import RunFolder, RunFolderBusy, method_name
 from .runlog import run_config as shared_run_config
 from .tasks import CODE_TASKS, TASKS
 from .tiny_policy import TinyPolicySpec
@@ -388,6 +388,11 @@ def _main(argv=None) -> int:
         train_rows, val_rows = trl_backend.task_rows(parsed.redit, cfg)
     except (ValueError, FileNotFoundError, RuntimeError) as err:  # RuntimeError: SandboxUnavailable
         return _error(str(err).strip().splitlines()[0])
+    if is_main:
+        try:  # the one writer of this folder, before anything in it changes
+            run.lock()
+        except RunFolderBusy as err:
+            return _error(str(err))
     if run.last_step() is not None and is_main:
         print(f"[restart] {run.path} was unfinished (last step {run.last_step()}); starting it again from step 0")
     data = {"train_rows": len(train_rows), "val_rows": len(val_rows), "source": val_rows[0].get("data_source")}

@@ -126,3 +126,33 @@ def test_killing_the_sweep_ends_its_runs(tmp_path):
     time.sleep(3)
     assert metrics.read_text().count("\n") == lines  # nobody writes any more
     assert not (tmp_path / "grpo-s0" / "done.json").exists()
+
+
+@pytest.mark.slow
+def test_a_second_writer_on_a_run_folder_stops_and_corrupts_nothing(tmp_path):
+    import json
+    import os
+    import sys
+    import time
+
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "redit.train", "--run-dir", str(run_dir), "--steps", "400", "--val-every", "400",
+           "--val-problems", "50", "--threads", "1"]
+    first = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        metrics = run_dir / "metrics.jsonl"
+        deadline = time.time() + 240
+        while time.time() < deadline and not (metrics.is_file() and metrics.read_text().count("\n") >= 3):
+            time.sleep(0.5)
+        second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240)
+        assert second.returncode == 2
+        lines = [line for line in second.stderr.splitlines() if line.strip() and not line.startswith("Loading weights")]
+        assert len(lines) == 1 and "another process is writing" in lines[0], lines
+        before = metrics.read_text().count("\n")
+        time.sleep(3)
+        assert first.poll() is None and metrics.read_text().count("\n") > before  # the first writer carries on
+        steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
+        assert steps == list(range(len(steps)))  # one writer: every line whole, steps in order
+    finally:
+        first.kill()
+        first.wait()
