@@ -126,14 +126,17 @@ case "$ADAPTIVE" in none|flip_rate|grad_norm) ;; *) echo "error: ADAPTIVE must b
 : "${RPP_KL_COEF:=0.001}"
 : "${SAVE_FREQ:=50}" "${KEEP_CHECKPOINTS:=2}" "${LOGGERS:=console,file}" "${PROJECT:=redit}"
 
-CPU_OVERRIDES=(
+HF_ROLLOUT_FSDP2_FP32=(  # the `hf` rollout (patches/hf_rollout.py) with FSDP2 in fp32: the CPU and the smoke-test GPU share it
   actor_rollout_ref.rollout.name=hf
   actor_rollout_ref.actor.strategy=fsdp2
   actor_rollout_ref.actor.fsdp_config.strategy=fsdp2
   actor_rollout_ref.actor.fsdp_config.use_torch_compile=False
   +actor_rollout_ref.actor.fsdp_config.mixed_precision.param_dtype=fp32
-  +actor_rollout_ref.model.override_config.attn_implementation=sdpa
   actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=16
+)
+CPU_OVERRIDES=(
+  "${HF_ROLLOUT_FSDP2_FP32[@]}"
+  +actor_rollout_ref.model.override_config.attn_implementation=sdpa
   +ray_kwargs.ray_init.num_gpus=1          # Ray must see one "GPU" to place the worker
   +ray_kwargs.ray_init.num_cpus=16         # transfer-queue actors each ask for a CPU
   transfer_queue.backend.SimpleStorage.num_data_storage_units=1
@@ -147,12 +150,7 @@ GPU_OVERRIDES=(
 # SCALE=smoke on a GPU without vLLM: the hf rollout (patches/hf_rollout.py) on CUDA, FSDP2, fp32 --
 # what ran on an H100 (../shared/notes/gpu-device.md); sdpa attention where flash-attn is absent.
 SMOKE_HF_OVERRIDES=(
-  actor_rollout_ref.rollout.name=hf
-  actor_rollout_ref.actor.strategy=fsdp2
-  actor_rollout_ref.actor.fsdp_config.strategy=fsdp2
-  actor_rollout_ref.actor.fsdp_config.use_torch_compile=False
-  +actor_rollout_ref.actor.fsdp_config.mixed_precision.param_dtype=fp32
-  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=16
+  "${HF_ROLLOUT_FSDP2_FP32[@]}"
   transfer_queue.backend.SimpleStorage.num_data_storage_units=1
 )
 

@@ -18,35 +18,9 @@ import sys
 from pathlib import Path
 
 from redit import tasks
+from redit.tasks import split_rows  # one definition of the splits, shared with the TRL backend
 
 ABILITY = {"tiny": "math", "gsm8k": "math", "math": "math", "geo3k": "math", "mbpp": "code", "humaneval": "code"}
-# MBPP's published split by task id (Austin et al. 2021): 11-510 test, 601-974 train.
-MBPP_TEST, MBPP_TRAIN = range(11, 511), range(601, 975)
-
-
-def split_rows(task: str, split: str, data_dir=None, offline=None, test_as_train: bool = False) -> list[dict]:
-    """Rows of `split`; where a split does not exist offline, `test_as_train` reuses the test rows
-    for training (CPU smoke runs only: it trains on the evaluation set)."""
-    if task == "mbpp":
-        rows = tasks.load_rows("mbpp", "test", data_dir, offline)
-        ids = MBPP_TRAIN if split == "train" else MBPP_TEST
-        return [r for r in rows if r["index"] in ids]
-    if task == "humaneval" and split == "train":
-        if not test_as_train:
-            raise ValueError("HumanEval has no train split; train on mbpp (or pass --test-as-train for a smoke run).")
-        split = "test"
-    if task == "geo3k" and split == "train" and tasks._offline(offline):
-        if not test_as_train:
-            raise ValueError("offline Geometry3K has only 10 examples; run with REDIT_OFFLINE=0 on a networked machine (or --test-as-train for a smoke run).")
-        split = "test"
-    try:
-        return tasks.load_rows(task, split, data_dir, offline)
-    except FileNotFoundError:
-        if split == "train" and test_as_train:
-            return tasks.load_rows(task, "test", data_dir, offline)
-        raise
-
-
 def verl_row(task: str, row: dict, split: str, style: str = "verl", text_only: bool = False) -> dict:
     text = tasks.prompt(task, row, style=style)
     messages = text if isinstance(text, list) else [{"role": "user", "content": text}]

@@ -160,13 +160,23 @@ def prompt(task: str, row: dict, style: str = "verl") -> str | list[dict]:
 
 
 # ---------------------------------------------------------------- adapters for the two backends
+TEXT_REFERENCE_TASKS = ("tiny", "gsm8k", "math")  # references are answer strings: "[-2,7]" is an answer, not JSON
+
+
+def decode_reference(task: str, reference):
+    """A reference as the scorer wants it: structured ones (code tests, geo3k) travel as JSON strings."""
+    if task not in TEXT_REFERENCE_TASKS and isinstance(reference, str) and reference[:1] in "{[":
+        return json.loads(reference)
+    return reference
+
+
 def trl_reward_function(task: str, reward: str | None = None):
     """A TRL reward function reading the dataset column `reference` (JSON string or value)."""
     fn = rewards.NAMED_REWARDS[reward or task]
 
     def reward_fn(completions, reference, **_):
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
-        return [fn(t, json.loads(r) if isinstance(r, str) and r[:1] in "{[" else r) for t, r in zip(texts, reference)]
+        return [fn(t, decode_reference(task, r)) for t, r in zip(texts, reference)]
 
     reward_fn.__name__ = reward or task
     return reward_fn
@@ -182,6 +192,6 @@ def verl_compute_score(data_source, solution_str, ground_truth, extra_info=None,
     Code and geo3k ground truths travel through parquet as JSON strings."""
     if data_source not in DATA_SOURCE_TO_TASK:
         raise ValueError(f"no reward for data_source {data_source!r}; known: {', '.join(DATA_SOURCE_TO_TASK)}.")
-    reference = json.loads(ground_truth) if isinstance(ground_truth, str) and ground_truth[:1] in "{[" else ground_truth
-    value = float(rewards.score(DATA_SOURCE_TO_TASK[data_source], solution_str, reference))
+    task = DATA_SOURCE_TO_TASK[data_source]
+    value = float(rewards.score(task, solution_str, decode_reference(task, ground_truth)))
     return {"score": value, "acc": value}  # "acc" names verl's validation metric val-core/<source>/acc/mean@N

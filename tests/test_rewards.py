@@ -142,3 +142,11 @@ def test_loader_errors_name_the_fix(tmp_path):
         tasks.load_rows("math", "train")
     with pytest.raises(ValueError, match="known"):
         tasks.load_rows("gsm9k")
+
+
+def test_a_math_answer_that_looks_like_json_stays_an_answer():
+    from redit.tasks import decode_reference, verl_compute_score
+
+    assert decode_reference("math", "[-2,7]") == "[-2,7]"
+    assert decode_reference("mbpp", '{"test_list": []}') == {"test_list": []}
+    assert verl_compute_score("HuggingFaceH4/MATH-500", "so the answer is \\boxed{[-2,7]}", "[-2,7]")["score"] == 1.0
