@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from .reader import (EXPLODE_MEDIAN_MULTIPLE, PAPER_EXPLODE, PAPER_VANISH, ZERO_STD_ALL_CORRECT,
                      ZERO_STD_ALL_WRONG, ZERO_STD_RAW, Run, metric, primary_outcome, run_summaries, secondary_outcome)
-from .stats import CI_METHOD, HOLM_METHOD, MDE_METHOD, TEST_METHOD, holm, mean_ci, slope_ci
+from .stats import CI_METHOD, HOLM_METHOD, MDE_METHOD, TEST_METHOD, holm, mean_ci, paired_summary, slope_ci
 from .tables import _latex_escape, baseline_runs, is_baseline, paired_with_baseline, readable
 
 NAME = "regime"
@@ -120,15 +120,19 @@ def slopes(runs: list[Run], table: pd.DataFrame) -> pd.DataFrame:
         if group["level"].nunique() < 3:
             continue
         by_levels = slope_ci(group["zero_var_frac"].tolist(), group["primary_delta"].tolist())
-        xs, ys = [], []
+        xs, ys, treated_by_pair, base_by_pair = [], [], {}, {}
         for r in (r for r in runs if arm_of(r) == arm):
             partner = [b for b in baseline_runs(runs, r, runs) if b.seed == r.seed]
             if partner:
                 xs.append(metric(partner[0], ZERO_STD_RAW).mean())
                 ys.append(primary_outcome(r) - primary_outcome(partner[0]))
+                key = (level_of(r, knobs), str(r.seed))  # the pooled comparison pairs (level, seed)
+                treated_by_pair[key], base_by_pair[key] = primary_outcome(r), primary_outcome(partner[0])
         per_seed = slope_ci(xs, ys)
+        pooled = paired_summary(treated_by_pair, base_by_pair)
         rows.append({"arm": arm, "levels": group["level"].nunique(), "knobs": ", ".join(k.split(".")[-1] for k in knobs),
-                     **{f"levels_{k}": v for k, v in by_levels.items()}, **{f"pairs_{k}": v for k, v in per_seed.items()}})
+                     **{f"levels_{k}": v for k, v in by_levels.items()}, **{f"pairs_{k}": v for k, v in per_seed.items()},
+                     **{f"pooled_{k}": v for k, v in pooled.items()}})
     return pd.DataFrame(rows)
 
 
@@ -139,6 +143,9 @@ def slope_lines(runs: list[Run], table: pd.DataFrame) -> str:
                      f"{100 * s.levels_slope:+.1f} pts per unit fraction (95 % CI ± {100 * s.levels_ci95:.1f}; "
                      f"{s.levels_n} levels as points); {100 * s.pairs_slope:+.1f} ± {100 * s.pairs_ci95:.1f} "
                      f"({s.pairs_n} per-seed pairs). A positive slope: ReDit's gain grows with saturation.")
+        lines.append(f"Pooled over levels, {s.arm} − GRPO (primary): {100 * s.pooled_delta:+.2f} pts (95 % CI ± "
+                     f"{100 * s.pooled_delta_ci95:.2f}, paired t-test p = {s.pooled_p:.3g}, MDE {100 * s.pooled_mde:.2f} pts, "
+                     f"{s.pooled_n} (level, seed) pairs).")
     return "\n".join(lines) or "No arm is present at 3 or more levels: no slope."
 
 
