@@ -156,3 +156,24 @@ def test_a_second_writer_on_a_run_folder_stops_and_corrupts_nothing(tmp_path):
     finally:
         first.kill()
         first.wait()
+
+
+@pytest.mark.slow
+def test_a_partial_grid_never_writes_over_the_committed_results(tmp_path):
+    import hashlib
+    import shutil
+
+    def snapshot():
+        return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((REPO / "results" / "tiny").rglob("*")) if p.is_file()}
+
+    before = snapshot()
+    partial = REPO / "results" / "tiny-partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        proc = run_all("--only", "adaptive", "--seeds", "0", "--steps", "1", "--runs", tmp_path / "runs", timeout=900)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert "partial grid: results go to results/tiny-partial" in proc.stdout
+        assert (partial / "README.md").is_file() and (partial / "adaptive_table.md").is_file()
+        assert snapshot() == before  # the committed results are untouched
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
