@@ -114,7 +114,8 @@ if [[ "$SCALE" == paper ]]; then
            echo "# $e: TRL backend only (no verl variant in redit/registry.py); run it with ./run_all.sh --only $e"; continue
          fi
          eval "$(.venv/bin/python -m redit.registry paper "$e")"
-         SEEDS="${ABL_SEEDS:-$PAPER_SEEDS}" RUNS="$RUNS" bash "experiments/ablations/$e.sh" "${flag[@]}" ;;
+         recipe="experiments/ablations/$e.sh"; [[ -f "$recipe" ]] || recipe=experiments/ablations/experiment.sh
+         ABLATION="$e" SEEDS="${ABL_SEEDS:-$PAPER_SEEDS}" RUNS="$RUNS" bash "$recipe" "${flag[@]}" ;;
     esac
   done
   if [[ "$LAUNCHER" != local ]]; then

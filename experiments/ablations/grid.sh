@@ -7,7 +7,7 @@
 # Every other recipe variable (MODEL, STEPS, TRAIN_BATCH, SCALE=tiny, ...) passes through the environment.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-ABLATION="$(basename "$0" .sh)"
+ABLATION="${ABLATION:-$(basename "$0" .sh)}"  # the recipe's file name, or ABLATION=<name> for experiment.sh
 PY="${PY:-$ROOT/.venv/bin/python}"
 : "${SEEDS:=0 1 2}" "${TASK:=gsm8k}" "${RUNS:=$ROOT/runs/paper}"
 GRID_ARGS=()
