@@ -268,8 +268,8 @@ def write_readme(out: Path, args, runs: list[Run], index, sections) -> None:
              for e in experiments_of(runs)]
     head += ["", "| file | what |", "|---|---|"] + [f"| `{f}` | {w} |" for f, w in index]
     # every other file present is indexed too (hand-written notes, compact runs, files of earlier analyses)
-    named = " ".join(f for f, _ in index)
-    others = sorted(p for p in out.iterdir() if p.name != "README.md" and p.stem not in named)
+    named = {Path(f.split(" / ")[0]).stem for f, _ in index}  # "x_table.md / .csv / .tex" names every x_table.*
+    others = sorted(p for p in out.iterdir() if p.name != "README.md" and (p.is_dir() or p.stem not in named))
     unknown = "not written by this analysis run (hand-written, or left by an earlier one)"
     head += [f"| `{p.name}{'/' if p.is_dir() else ''}` | {OTHER_FILES.get(p.name, unknown)} |" for p in others] + [""]
     findings = out / "findings.md"
