@@ -177,3 +177,19 @@ def test_a_partial_grid_never_writes_over_the_committed_results(tmp_path):
         assert snapshot() == before  # the committed results are untouched
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def test_the_regime_knobs_reach_the_run_config(tmp_path):
+    """Each regime level's difficulty and temperature end up in what the run computes (and so in its
+    config.json, which train.run_config builds from it), and only there: arms of a level share them."""
+    jobs = {j.name: j for j in sweep.grid(tmp_path, ["regime"], seeds=[0], steps=60)}
+    for level, (max_number, min_ops, max_ops, temperature) in registry.REGIME_LEVELS.items():
+        cfg = train.resolve_config(train.parse_args(jobs[f"regime/{level}-grpo-s0"].args))
+        assert (cfg["task_config"]["max_number"], cfg["task_config"]["min_steps"], cfg["task_config"]["max_steps"]) == \
+            (max_number, min_ops, max_ops)
+        assert cfg["temperature"] == temperature and cfg["task_config"]["n_test"] == 1000 and cfg["val_every"] == 20
+        redit = train.resolve_config(train.parse_args(jobs[f"regime/{level}-redit-s0"].args))
+        assert redit["task_config"] == cfg["task_config"] and redit["dither"]["sigma"] == 0.05
+        written = train.run_config(cfg, {"path": "p"}, {"train_rows": 1})
+        assert written["task_config"] == cfg["task_config"] and written["temperature"] == temperature
+    assert {name.split("/")[1].rsplit("-s", 1)[0] for name in jobs} >= {"hard-zero_var", "hardest-mixed"}
