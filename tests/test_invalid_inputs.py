@@ -69,7 +69,7 @@ TRAIN_CASES = {
     "recipe with an unknown key": (["--config", "{unknown_key_yaml}"], "unknown options"),
     "finished run with non-JSON config": (["--run-dir", "{damaged_run}"], "is not readable JSON"),
     "finished run with other steps": (["--run-dir", "{finished_run}", "--steps", "7"], "different steps"),
-    "finished run with another model": (["--run-dir", "{finished_run}", "--model", "{other_model}"], "different model"),
+    "finished run with another model": (["--run-dir", "{finished_run}", "--steps", "3", "--model", "{other_model}"], "different model;"),
 }
 
 

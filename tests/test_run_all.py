@@ -20,7 +20,8 @@ def test_every_variant_of_every_experiment_is_a_valid_training_config(tmp_path):
                       extra=[], ablation_seeds=[0, 1, 2], ablation_steps=60)
     counts = {e: sum(1 for j in jobs if (j.name.split("/")[0] if "/" in j.name else "main") == e) for e in registry.EXPERIMENTS}
     # baselines: REINFORCE++ is verl-only, so the TRL grid has 3 algorithms x 2; scope and adaptive carry GRPO
-    assert counts == {"main": 15, "baselines": 18, "variance": 33, "distribution": 9, "schedule": 18, "scope": 12, "adaptive": 9}
+    assert counts == {"regime": 36, "main": 15, "baselines": 18, "variance": 33, "distribution": 9, "schedule": 18, "scope": 12,
+                      "adaptive": 9}
     configs = {j.name: train.resolve_config(train.parse_args(j.args)) for j in jobs}
     assert configs["grpo-s4"]["steps"] == 150 and configs["variance/grpo-s2"]["steps"] == 60
     assert (configs["variance/uniform-0.3-s2"]["dither"]["dist"], configs["variance/uniform-0.3-s2"]["dither"]["sigma"]) == ("uniform", 0.3)
@@ -63,12 +64,15 @@ def test_only_one_ablation_reruns_just_it(tmp_path, tiny_policy_path):
     runs, out = tmp_path / "runs", tmp_path / "results"
     proc = run_all("--only", "scope", "--seeds", 1, "--steps", 2, "--runs", runs, "--out", out, "--jobs", 2)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert sorted(p.name for p in (runs / "scope").iterdir()) == ["all-s1", "mixed-s1", "zero_var-s1"]
+    assert sorted(p.name for p in (runs / "scope").iterdir() if not p.name.startswith(".")) == \
+        ["all-s1", "grpo-s1", "mixed-s1", "zero_var-s1"]
     assert not (runs / "main").exists() and not any(p.name.startswith("grpo") for p in runs.iterdir())
     table = pd.read_csv(out / "scope_table.csv")
-    assert sorted(table["scope"]) == ["all", "mixed", "zero_var"] and (table["n_seeds"] == 1).all()
+    assert sorted(table["method"] + "/" + table["scope"]) == ["grpo/all", "redit-gaussian/all", "redit-gaussian/mixed",
+                                                              "redit-gaussian/zero_var"]
+    assert (table["n_seeds"] == 1).all()
     again = run_all("--only", "scope", "--seeds", 1, "--steps", 2, "--runs", runs, "--out", out)
-    assert again.returncode == 0 and "3 already finished (skipped), 0 to run" in again.stdout
+    assert again.returncode == 0 and "4 already finished (skipped), 0 to run" in again.stdout
 
 
 def test_a_run_repeated_across_experiments_is_computed_once_and_linked(tmp_path):
