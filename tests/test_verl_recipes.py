@@ -136,7 +136,7 @@ def test_a_typo_in_an_override_fails_composition(bad, needle):
     ({}, ["--steps", "3"], "unknown option"),
     ({}, ["--dry-run", "steps"], "unknown option"),
     ({"ADAPTIVE": "loss"}, ["--dry-run"], "ADAPTIVE must be"),
-    ({"SIGMA": "-1", "METHOD": "redit-gaussian"}, ["--dry-run"], "sigma must be a finite number"),
+    ({"SIGMA": "-1", "METHOD": "redit-gaussian"}, ["--dry-run"], "SIGMA must be a finite number"),
     ({"SCALE": "tiny", "MODEL": "/nonexistent/model", "RUN_DIR": "/tmp/redit-never-written"}, [], "no model at MODEL=/nonexistent/model"),
 ])
 def test_bad_recipe_input_is_one_line_before_anything_runs(env, args, needle):
