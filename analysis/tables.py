@@ -41,7 +41,12 @@ def baseline_runs(runs: list[Run], like: Run, pool: list[Run] | None = None) -> 
     def matches(r):
         return is_baseline(r) and r.setting_key == like.setting_key
     for candidates in (runs, pool or []):
-        found = [r for r in candidates if matches(r)]
+        found, seen = [], set()
+        for r in candidates:
+            # a run linked into several experiments (the sweep's de-duplication) is one run, not n copies
+            if matches(r) and r.path.resolve() not in seen:
+                seen.add(r.path.resolve())
+                found.append(r)
         if found:
             return found
     return []

@@ -1,6 +1,7 @@
 """run_all.sh and the sweep grid: every experiment's runs are valid `redit.train` configurations,
 the paper-scale grid prints every verl command, and one ablation reruns on its own."""
 
+import json
 import subprocess
 
 import pandas as pd
@@ -197,3 +198,28 @@ def test_the_regime_knobs_reach_the_run_config(tmp_path):
         written = train.run_config(cfg, {"path": "p"}, {"train_rows": 1})
         assert written["task_config"] == cfg["task_config"] and written["temperature"] == temperature
     assert {name.split("/")[1].rsplit("-s", 1)[0] for name in jobs} >= {"hard-zero_var", "hardest-mixed"}
+
+
+def test_a_baseline_linked_into_several_experiments_counts_once(tmp_path):
+    """The sweep links one GRPO run into variance/, scope/ and adaptive/: as a baseline it is n = 1."""
+    from analysis.reader import load_runs
+    from analysis.tables import baseline_runs
+
+    jobs = sweep.grid(tmp_path, ["variance", "scope", "adaptive"], seeds=[0], steps=30)
+    sweep.link_duplicates(jobs)
+    shared = tmp_path / "variance" / "grpo-s0"
+    shared.mkdir(parents=True)
+    cfg = train.resolve_config(train.parse_args(["--run-dir", str(shared), "--seed", "0", "--steps", "30", "--dist", "none"]))
+    (shared / "config.json").write_text(json.dumps(cfg))
+    (shared / "metrics.jsonl").write_text('{"step": 0, "data": {"val-core/tiny/acc/mean@1": 0.5}}\n')
+    (shared / "done.json").write_text("{}")
+    treated = tmp_path / "scope" / "zero_var-s0"
+    treated.mkdir(parents=True)
+    args = ["--run-dir", str(treated), "--seed", "0", "--steps", "30", "--dist", "gaussian", "--sigma", "0.1", "--scope", "zero_var"]
+    (treated / "config.json").write_text(json.dumps(train.resolve_config(train.parse_args(args))))
+    (treated / "metrics.jsonl").write_text('{"step": 0, "data": {"val-core/tiny/acc/mean@1": 0.5}}\n')
+    (treated / "done.json").write_text("{}")
+    runs = load_runs(tmp_path)
+    assert sum(r.name == "grpo-s0" for r in runs) == 3  # one run, shown in three experiments
+    like = next(r for r in runs if r.name == "zero_var-s0")
+    assert len(baseline_runs([like], like, runs)) == 1
