@@ -35,20 +35,26 @@ import time
 from pathlib import Path
 
 from redit import REPO_ROOT
-from redit.tiny_policy import BPE_TOKENIZER, NO_MERGES_TOKENIZER, TinyPolicySpec, ensure_tiny_policy, fitted_max_new_tokens
+from redit.tiny_policy import (BPE_TOKENIZER, NO_MERGES_TOKENIZER, WIDE_MODEL, TinyPolicySpec, ensure_tiny_policy,
+                               fitted_max_new_tokens)
 
 OLD_MAX_NEW_TOKENS = 40  # redit.train's default before issue 13
 PHASES = ("generate", "forward", "backward", "optimizer")
 
 
 def configs() -> dict[str, dict]:
-    """name -> (tokenizer, max_new_tokens); each speed-up alone and together."""
-    old, bpe = TinyPolicySpec(tokenizer=NO_MERGES_TOKENIZER), TinyPolicySpec(tokenizer=BPE_TOKENIZER)
+    """name -> (policy spec, max_new_tokens); each speed-up alone, then stacked. `old` is the policy before
+    issue 13 (no merges, width 128, 40 new tokens); the last, `bpe+fit+d64`, is today's default."""
+    old = TinyPolicySpec(tokenizer=NO_MERGES_TOKENIZER, model=WIDE_MODEL)
+    bpe = TinyPolicySpec(tokenizer=BPE_TOKENIZER, model=WIDE_MODEL)
+    narrow = TinyPolicySpec()
+    assert narrow.tokenizer == BPE_TOKENIZER and narrow.model.hidden_size == 64, "the default moved: update these names"
     return {
         "old": {"spec": old, "max_new_tokens": OLD_MAX_NEW_TOKENS},
         "fit": {"spec": old, "max_new_tokens": fitted_max_new_tokens(old)},
         "bpe": {"spec": bpe, "max_new_tokens": OLD_MAX_NEW_TOKENS},
         "bpe+fit": {"spec": bpe, "max_new_tokens": fitted_max_new_tokens(bpe)},
+        "bpe+fit+d64": {"spec": narrow, "max_new_tokens": fitted_max_new_tokens(narrow)},
     }
 
 
@@ -133,7 +139,7 @@ def launch(name: str, args, parallel: int = 1) -> list[dict]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configs", default="old,fit,bpe,bpe+fit", help=f"comma-separated, from {', '.join(configs())}; the first is the baseline")
+    p.add_argument("--configs", default="old,fit,bpe,bpe+fit,bpe+fit+d64", help=f"comma-separated, from {', '.join(configs())}; the first is the baseline")
     p.add_argument("--steps", type=int, default=20, help="training steps per run (the first is dropped as warm-up)")
     p.add_argument("--rounds", type=int, default=2, help="interleaved single-run rounds per configuration")
     p.add_argument("--prompts-per-step", type=int, default=8)
@@ -179,13 +185,13 @@ def main(argv=None) -> int:
     base = rows[0][1]
     print(f"\nTiny GRPO throughput: {args.prompts_per_step} prompts x G={args.num_generations}, 1 torch thread per run, "
           f"{args.steps} steps x {args.rounds} interleaved rounds per config (first step of each run dropped)")
-    header = (f"{'config':<9} {'max_new':>7} {'s/step':>7} {'x ' + names[0]:>7} {'prompt':>6} {'compl':>6} {'c.max':>5} "
+    header = (f"{'config':<11} {'max_new':>7} {'s/step':>7} {'x ' + names[0]:>7} {'prompt':>6} {'compl':>6} {'c.max':>5} "
               f"{'generate':>8} {'forward':>8} {'backward':>8} {'optim':>7} {'other':>7} {'fwd/step':>8} {'2-run steps/s':>13}")
     print(header)
     print("-" * len(header))
     for n, step, ph, ln, both, forwards in rows:
         other = step - sum(ph.values())
-        print(f"{n:<9} {known[n]['max_new_tokens']:>7} {step:>7.3f} {base / step:>7.2f} {ln['prompt']:>6.1f} {ln['completion']:>6.1f} "
+        print(f"{n:<11} {known[n]['max_new_tokens']:>7} {step:>7.3f} {base / step:>7.2f} {ln['prompt']:>6.1f} {ln['completion']:>6.1f} "
               f"{ln['completion_max']:>5.1f} {ph['generate']:>8.3f} {ph['forward']:>8.3f} {ph['backward']:>8.3f} "
               f"{ph['optimizer']:>7.4f} {other:>7.3f} {forwards:>8.2f} {both:>13.2f}")
     print("phases: median seconds per step; prompt/compl: mean tokens per sample; c.max: mean generation steps per batch;\n"
