@@ -18,7 +18,8 @@ Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--
                     [--runs DIR] [--out DIR] [--launcher local|slurm|ray] [--dry-run]
 
   --scale           tiny (default; CPU, TRL backend) | paper (the verl recipes on a GPU cluster)
-  --quick           one seed, 5 steps per run, into runs/<scale>-quick and results/<scale>-quick
+  --quick           one seed, 5 steps per run, 200 validation problems (not 1000), into runs/<scale>-quick
+                    and results/<scale>-quick: a smoke run of the whole pipeline
   --only            run just these experiments (below); the analysis still covers every run under --runs
   --seeds           seeds of every experiment (default: each experiment's own, below)
   --steps           steps of every run (default: each experiment's own, below)
@@ -142,6 +143,7 @@ sweep_args=()
 [[ -n "$MAIN_STEPS" ]] && sweep_args+=(--steps "$MAIN_STEPS")
 [[ -n "$ABL_SEEDS" ]] && sweep_args+=(--ablation-seeds $ABL_SEEDS)
 [[ -n "$ABL_STEPS" ]] && sweep_args+=(--ablation-steps "$ABL_STEPS")
+(( QUICK )) && sweep_args+=(--train-args "--val-problems 200")  # validation is most of a 5-step run
 # shellcheck disable=SC2086
 $PY -m redit.sweep --runs "$RUNS" --experiments $SELECTED "${sweep_args[@]}" --jobs "$JOBS"
 echo "[run_all] 3/3 analysis -> $OUT (and a compact copy of the runs in $OUT/runs, read by the notebooks)"

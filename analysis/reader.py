@@ -27,7 +27,7 @@ GRAD_NORM, RAW_SCORE = "actor/grad_norm", "critic/score/mean"
 SIGMA, ZERO_STD_RAW, ZERO_STD_DITHERED = "redit/sigma", "redit/zero_std_group_frac/raw", "redit/zero_std_group_frac/dithered"
 ZERO_STD_ALL_CORRECT, ZERO_STD_ALL_WRONG = ZERO_STD_RAW + "_all_correct", ZERO_STD_RAW + "_all_wrong"  # sum = raw
 PAPER_VANISH, PAPER_EXPLODE = 0.01, 5.0  # the paper's Figure 1 caption: norm < 0.01 / > 5
-# Scale-aware thresholds (the paper's absolute ones mean little for a 0.36 M-parameter policy): a step
+# Scale-aware thresholds (the paper's absolute ones mean little for a sub-million-parameter policy): a step
 # vanishes when its pre-clip norm is exactly zero (every group saturated: no signal at all) and
 # explodes when it exceeds EXPLODE_MEDIAN_MULTIPLE x the run's median norm.
 EXPLODE_MEDIAN_MULTIPLE = 10.0

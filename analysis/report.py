@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import warnings
 from pathlib import Path
 
@@ -127,12 +128,17 @@ def _figures_for(experiment: str, members: list[Run], out: Path, slug: str, args
     return written
 
 
-def _regime_section(runs: list[Run], out: Path, title: str) -> tuple[str, list[tuple[str, str]]]:
+def _regime_section(runs: list[Run], out: Path, title: str) -> tuple[str, list[tuple[str, str]], tuple]:
+    """(markdown, index entries, figure job) of the regime experiment; the job draws its figures."""
     members = [r for r in runs if r.experiment == regime.NAME]
     table = regime.regime_table(members, pool=runs)
     slope_text = regime.slope_lines(members, table)
     markdown = regime.write(table, out / "regime_table", title, slope_text)
     index = [("regime_table.md / .csv / .tex", title + " (CSV: every column, fractions)")]
+    return markdown, index, (_regime_figures, (members, table, title, out))
+
+
+def _regime_figures(members: list[Run], table, title: str, out: Path) -> list[tuple[str, Path]]:
     figs = [("ReDit − GRPO Δ vs measured zero-variance fraction, zero-gradient steps beside it",
              figures.save(regime.headline_figure(table, title), out / "regime_delta_vs_saturation"))]
     try:
@@ -140,9 +146,33 @@ def _regime_section(runs: list[Run], out: Path, title: str) -> tuple[str, list[t
                                                                                   out / "figure1_regime")))
     except ValueError as err:
         print(f"[analysis] regime figure 1 skipped: {err}")
-    index += [(p.name + " / .pdf", what) for what, p in figs]
-    section = markdown.replace("### ", "## ", 1) + "\n" + "\n".join(f"![{what}]({p.name})" for what, p in figs) + "\n"
-    return section, index
+    return figs
+
+
+# Figure jobs of one report, set just before the worker processes fork: they read their job by index
+# from this inherited copy, so no run (pandas frames) is pickled on the way in, only paths on the way out.
+_FIGURE_JOBS: list[tuple] = []
+
+
+def _draw_job(i: int) -> list[tuple[str, Path]]:
+    draw, draw_args = _FIGURE_JOBS[i]
+    return draw(*draw_args)
+
+
+def draw_figures(jobs: list[tuple], workers: int) -> list[list[tuple[str, Path]]]:
+    """Run figure jobs (function, args) -> [(what, png path)], in `workers` forked processes when there
+    are several jobs (drawing and saving PNG + PDF is most of an analysis run); results in job order."""
+    global _FIGURE_JOBS
+    import multiprocessing
+
+    if workers <= 1 or len(jobs) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [draw(*draw_args) for draw, draw_args in jobs]
+    _FIGURE_JOBS = jobs
+    try:
+        with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
+            return pool.map(_draw_job, range(len(jobs)), chunksize=1)
+    finally:
+        _FIGURE_JOBS = []
 
 
 def build_report(args) -> Path:
@@ -158,15 +188,15 @@ def build_report(args) -> Path:
     summary.to_csv(out / "runs.csv", index=False)
     sections, index = [], [("runs.csv", "one row per run: config, final accuracy, gradient events, missing keys")]
     main_table = None
+    pending = []  # per experiment: (section markdown, its index entries, its figure job, log line)
     for experiment in experiments_of(runs):
         members = [r for r in runs if r.experiment == experiment]
         slug = experiment.replace("/", "_")
         title = EXPERIMENTS.get(experiment, f"Experiment {experiment} (not in the registry)")
         if experiment == regime.NAME:
-            section, entries = _regime_section(runs, out, title)
-            sections.append(section)
-            index += entries
-            print(section)
+            markdown, entries, job = _regime_section(runs, out, title)
+            print(markdown)
+            pending.append((markdown, entries, job, None))
             continue
         table, by = experiment_table(runs, experiment, args.smooth_evals, args.vanish, args.explode)
         stem = "main_table" if experiment == "main" else f"{slug}_table"
@@ -175,11 +205,15 @@ def build_report(args) -> Path:
         markdown = write_table(table, by, out / stem, title, table_notes(table, args.smooth_evals, args.vanish, args.explode), paper)
         print(markdown)
         main_table = table if experiment == "main" else main_table
-        index.append((f"{stem}.md / .csv / .tex", title))
-        figs = _figures_for(experiment, members, out, slug, args, by, runs)
-        index += [(p.name + " / .pdf", what) for what, p in figs]
+        pending.append((markdown, [(f"{stem}.md / .csv / .tex", title)],
+                        (_figures_for, (experiment, members, out, slug, args, by, runs)),
+                        f"[analysis] {experiment}: {len(members)} runs -> {stem}.*, {{}} figures"))
+    drawn = draw_figures([job for _, _, job, _ in pending], args.jobs)
+    for (markdown, entries, _, log_line), figs in zip(pending, drawn):
+        index += entries + [(p.name + " / .pdf", what) for what, p in figs]
         sections.append(markdown.replace("### ", "## ", 1) + "\n" + "\n".join(f"![{what}]({p.name})" for what, p in figs) + "\n")
-        print(f"[analysis] {experiment}: {len(members)} runs -> {stem}.*, {len(figs)} figures")
+        if log_line:
+            print(log_line.format(len(figs)))
     if main_table is not None:
         comparison = paper_comparison(main_table, reference)
         (out / "paper_vs_repo.md").write_text(comparison)
@@ -299,6 +333,8 @@ def main(argv=None) -> int:
     p.add_argument("--explode", type=float, default=PAPER_EXPLODE, help="exploding threshold on the pre-clip norm (paper: 5)")
     p.add_argument("--include-incomplete", action="store_true", help="also analyse runs without done.json")
     p.add_argument("--log-counts", action="store_true", help="log-scaled counts in the gradient-norm distributions")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="processes drawing figures (default: 2, or 1 on a 1-core machine; 1 draws in this process)")
     p.add_argument("--export-runs", type=Path, metavar="DIR",
                    help="instead of the report: write a compact copy of --runs to DIR (config.json, done.json, "
                         "metrics.jsonl.gz without trl/* and timing_s/* keys; links kept) and print its size")
@@ -322,6 +358,7 @@ def main(argv=None) -> int:
     problem = (f"no paper reference file {args.reference}; pass --reference results/paper/reference.csv"
                if not Path(args.reference).is_file() else
                "--smooth-evals must be >= 1" if args.smooth_evals < 1 else
+               "--jobs must be >= 1" if args.jobs < 1 else
                f"--out {args.out} is a file, not a folder; choose another --out" if args.out.exists() and not args.out.is_dir() else None)
     if problem:
         print(f"error: {problem}", file=sys.stderr)

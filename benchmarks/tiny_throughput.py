@@ -2,11 +2,15 @@
 timed per configuration, old and new side by side in one invocation.
 
     PYTHONPATH=. python benchmarks/tiny_throughput.py                       # old vs every speed-up
-    PYTHONPATH=. python benchmarks/tiny_throughput.py --configs old,bpe+fit --steps 30 --rounds 3
+    PYTHONPATH=. python benchmarks/tiny_throughput.py --configs old,bpe+fit+d64 --steps 30 --rounds 3
+
+Configurations: `old` is the embedded default before issue 13 (byte tokenizer without merges, width-128
+policy, 40 new tokens); `fit` fits the generation budget; `bpe` learns merges; `bpe+fit` both (the
+width-128 policy); `bpe+fit+d64` also narrows the policy to width 64 (today's default).
 
 Each configuration is a real training run through the project's code path (`redit.train.main` into a
 temporary run folder, one torch thread, 8 prompts x G=8 by default), in its own process. Rounds
-interleave the configurations (old, fit, bpe, bpe+fit, old, ...) so that load from other processes on a
+interleave the configurations (old, fit, bpe, bpe+fit, bpe+fit+d64, old, ...) so that load from other processes on a
 shared machine hits them alike. Printed per configuration:
 
 - median s/step: `timing_s/step` of metrics.jsonl (the whole optimizer step: generation, rewards,

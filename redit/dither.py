@@ -37,10 +37,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Optional, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
+# torch is imported inside the functions that draw or read tensors: the registry and the analysis read this
+# module's constants and noise_std/matched_sigma, and starting them should not cost torch's 1.6 s import.
 
 DISTRIBUTIONS = ("gaussian", "uniform", "laplace", "none")
 SCHEDULES = ("constant", "linear", "cosine", "exponential", "step")
@@ -146,6 +150,7 @@ def sigma_at(config: DitherConfig, step: int) -> float:
 
 def step_generator(seed: int, step: int) -> torch.Generator:
     """A private generator for one (seed, step): never touches or depends on the global RNG."""
+    import torch
     # SeedSequence mixes (seed, step) so that nearby seeds/steps give unrelated streams.
     state = np.random.SeedSequence([int(seed), int(step)]).generate_state(2, dtype=np.uint32)
     return torch.Generator(device="cpu").manual_seed(int(state[0]) << 32 | int(state[1]))
@@ -153,6 +158,7 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 
 def sample_noise(shape, dist: str, sigma: float, generator: torch.Generator) -> torch.Tensor:
     """Zero-mean float64 noise of `shape` on the CPU."""
+    import torch
     if dist == "gaussian":
         return torch.randn(shape, generator=generator, dtype=torch.float64) * sigma
     if dist == "uniform":
@@ -171,6 +177,7 @@ def dither(rewards, config: DitherConfig, step: int, groups=None) -> torch.Tenso
     or dist = "none" the rewards come back unchanged (as a float tensor). `groups` (group size G or
     one id per element, as in zero_std_group_frac) is needed only for scope zero_var / mixed.
     """
+    import torch
     rewards = torch.as_tensor(rewards)
     if not rewards.is_floating_point():
         rewards = rewards.to(torch.float32)
@@ -188,6 +195,7 @@ def dither(rewards, config: DitherConfig, step: int, groups=None) -> torch.Tenso
 
 def _group_extremes(rewards, groups):
     """(values, per-group max, per-group min, group index of each element) of flattened rewards."""
+    import torch
     values = np.asarray(torch.as_tensor(rewards, dtype=torch.float64).reshape(-1).cpu())
     if isinstance(groups, (int, np.integer)):
         if groups <= 0 or values.size % groups:
@@ -217,6 +225,7 @@ def zero_std_group_frac(rewards, groups: Union[int, Sequence]) -> float:
     `groups` is either the group size G (the G samples of a prompt are contiguous, as in TRL) or one
     group id per element (verl's `uid`, in any order).
     """
+    import torch
     if torch.as_tensor(rewards).numel() == 0:
         return float("nan")
     _, group_max, group_min, _ = _group_extremes(rewards, groups)
@@ -226,6 +235,7 @@ def zero_std_group_frac(rewards, groups: Union[int, Sequence]) -> float:
 def saturated_group_fracs(rewards, correct, groups: Union[int, Sequence]) -> tuple[float, float]:
     """(all-correct, all-wrong): the fractions of prompt groups whose raw `rewards` are all equal,
     split by whether every sample of the group is `correct` (0/1). They sum to zero_std_group_frac."""
+    import torch
     if torch.as_tensor(rewards).numel() == 0:
         return float("nan"), float("nan")
     _, group_max, group_min, _ = _group_extremes(rewards, groups)

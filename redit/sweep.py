@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import multiprocessing
+import multiprocessing.connection
 import fcntl
 import os
 import signal
@@ -110,6 +111,9 @@ def _die_with_sweep(sweep_pid: int) -> None:
 
 def _train_child(args: list[str], log_path: str, sweep_pid: int) -> None:
     """Body of one run's process: output to its train.log, exit status from redit.train."""
+    import gc
+
+    gc.freeze()  # the forkserver's imported modules: never scanned by this run's collections (0.3 s per run)
     _die_with_sweep(sweep_pid)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
@@ -169,7 +173,8 @@ def run_jobs(jobs: list[Job], n_parallel: int, poll: float = 10.0) -> int:
             job.proc.start()
             job.started = time.time()
             running.append(job)
-        time.sleep(0.5)
+        # wake as soon as a run ends (its sentinel), so the next starts at once; else every 0.5 s for the progress line
+        multiprocessing.connection.wait([j.proc.sentinel for j in running], timeout=0.5)
         for job in [j for j in running if j.proc.exitcode is not None]:
             running.remove(job)
             done_steps += job.steps

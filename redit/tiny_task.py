@@ -15,6 +15,7 @@ appears in train is dropped from the test split.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import asdict, dataclass
 
@@ -67,14 +68,21 @@ def make_problem(rng: random.Random, cfg: TinyTaskConfig) -> dict:
 
 
 def generate(cfg: TinyTaskConfig, split: str) -> list[dict]:
-    """Rows of one split ('train' or 'test'), deterministic in cfg."""
+    """Rows of one split ('train' or 'test'), deterministic in cfg (fresh dicts: callers may edit them)."""
     if split not in ("train", "test"):
         raise ValueError(f"tiny task split must be 'train' or 'test'; got {split!r}.")
+    return [dict(row) for row in (_train_split(cfg) if split == "train" else _test_split(cfg))]
+
+
+@functools.lru_cache(maxsize=8)  # a run reads train, then test (which needs train's questions): built once
+def _train_split(cfg: TinyTaskConfig) -> tuple[dict, ...]:
     train_rng = random.Random(f"{cfg.seed}-train")
-    train = [make_problem(train_rng, cfg) for _ in range(cfg.n_train)]
-    if split == "train":
-        return train
-    seen = {row["question"] for row in train}
+    return tuple(make_problem(train_rng, cfg) for _ in range(cfg.n_train))
+
+
+@functools.lru_cache(maxsize=8)
+def _test_split(cfg: TinyTaskConfig) -> tuple[dict, ...]:
+    seen = {row["question"] for row in _train_split(cfg)}
     test_rng, test = random.Random(f"{cfg.seed}-test"), []
     for _ in range(100 * cfg.n_test):  # bounded: tiny configs may have few distinct questions
         row = make_problem(test_rng, cfg)
@@ -82,7 +90,7 @@ def generate(cfg: TinyTaskConfig, split: str) -> list[dict]:
             seen.add(row["question"])
             test.append(row)
             if len(test) == cfg.n_test:
-                return test
+                return tuple(test)
     raise ValueError(f"tiny task config {cfg} has too few distinct problems for a disjoint test split; raise max_number or max_steps.")
 
 

@@ -227,6 +227,21 @@ def test_cli_writes_every_table_figure_and_an_index(fixture_root, tmp_path):
     assert csv.loc[csv["method"] == "redit-gaussian", "p_value"].item() == pytest.approx(1 - 3 / math.sqrt(11), rel=1e-6)
 
 
+def test_figures_drawn_in_worker_processes_are_the_figures_drawn_in_process(fixture_root, tmp_path):
+    """--jobs 2 (figures drawn in forked workers) writes byte-identical files to --jobs 1, README included."""
+    outs = {}
+    for jobs in (1, 2):
+        outs[jobs] = tmp_path / f"jobs{jobs}"
+        with pytest.warns(UserWarning, match="unfinished"):
+            assert analysis.main(["--runs", str(fixture_root), "--out", str(outs[jobs]), "--scale", "fixture",
+                                  "--jobs", str(jobs)]) == 0
+    files = {jobs: sorted(p.name for p in out.iterdir()) for jobs, out in outs.items()}
+    assert files[1] == files[2] and sum(name.endswith(".png") for name in files[1]) >= 5
+    for name in files[1]:
+        one, two = (outs[1] / name).read_bytes(), (outs[2] / name).read_bytes()
+        assert one == two.replace(b"jobs 2", b"jobs 1").replace(b"jobs2", b"jobs1"), name  # the README quotes its command
+
+
 def test_cli_on_a_missing_folder_is_one_line(tmp_path, capsys):
     assert analysis.main(["--runs", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

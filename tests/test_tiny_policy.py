@@ -65,6 +65,15 @@ def test_sft_warm_up_reaches_the_mixed_group_accuracy_window(tiny_policy_path):
     assert report["history"][-1]["sampled_acc"] == report["sampled_acc"]
 
 
+def test_the_policy_is_the_narrow_shape_and_the_wide_one_is_another_cache_entry(tiny_policy_path):
+    report = json.loads((tiny_policy_path / "sft_report.json").read_text())
+    model, _ = tiny_policy.load_policy(tiny_policy_path)
+    assert model.config.hidden_size == 64 and model.config.num_hidden_layers == 2
+    assert report["n_params"] == sum(p.numel() for p in model.parameters()) < 150_000
+    wide = tiny_policy.TinyPolicySpec(model=tiny_policy.WIDE_MODEL)
+    assert wide.key() != tiny_policy.TinyPolicySpec().key() and tiny_policy.WIDE_MODEL.hidden_size == 128
+
+
 def test_saved_policy_reloads_with_the_reported_greedy_accuracy(tiny_policy_path):
     report = json.loads((tiny_policy_path / "sft_report.json").read_text())
     model, tok = tiny_policy.load_policy(tiny_policy_path)
