@@ -3,6 +3,8 @@ and resumed logs, every figure and table from fixture runs (one written by verl'
 
 import json
 import math
+import subprocess
+import sys
 import warnings
 
 import pandas as pd
@@ -364,3 +366,10 @@ def test_export_runs_is_compact_and_reads_back(tmp_path, monkeypatch):
     first = (tmp_path / "compact" / "grpo-s0" / "metrics.jsonl.gz").read_bytes()
     analysis.export_runs(fixture_root, tmp_path / "compact")
     assert (tmp_path / "compact" / "grpo-s0" / "metrics.jsonl.gz").read_bytes() == first  # byte-stable
+
+
+def test_analysis_and_registry_start_without_importing_torch():
+    """They read dither's constants and matched σ only: torch's import (~1.6 s) is left to training code."""
+    code = "import sys, analysis, redit.registry; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -40,6 +40,16 @@ def test_generation_is_deterministic_and_splits_are_disjoint():
     assert tiny_task.generate(other, "test") != tiny_task.generate(SMALL, "test")
 
 
+def test_splits_are_built_once_but_every_caller_gets_its_own_rows():
+    cfg = TinyTaskConfig(n_train=50, n_test=5, seed=7)
+    train = tiny_task.generate(cfg, "train")
+    train[0]["question"] = "edited by a caller"
+    again = tiny_task.generate(cfg, "train")
+    assert again[0]["question"] != "edited by a caller" and again is not train
+    assert tiny_task.generate(cfg, "test") == tiny_task.generate(cfg, "test")
+    assert tiny_task._train_split.cache_info().hits >= 2  # the test split reused the train split's questions
+
+
 @pytest.mark.parametrize("max_number,min_steps,max_steps", [(5, 1, 1), (30, 3, 3)])
 def test_difficulty_knobs(max_number, min_steps, max_steps):
     cfg = TinyTaskConfig(max_number=max_number, min_steps=min_steps, max_steps=max_steps, n_train=300, n_test=20)
