@@ -3,6 +3,7 @@ timed per configuration, old and new side by side in one invocation.
 
     PYTHONPATH=. python benchmarks/tiny_throughput.py                       # old vs every speed-up
     PYTHONPATH=. python benchmarks/tiny_throughput.py --configs old,bpe+fit+d64 --steps 30 --rounds 3
+    PYTHONPATH=. python benchmarks/tiny_throughput.py --validation          # greedy validation, batch 64 vs 256
 
 Configurations: `old` is the embedded default before issue 13 (byte tokenizer without merges, width-128
 policy, 40 new tokens); `fit` fits the generation budget; `bpe` learns merges; `bpe+fit` both (the
@@ -141,6 +142,33 @@ def launch(name: str, args, parallel: int = 1) -> list[dict]:
     return results
 
 
+def validation_speed(problems: int = 1000, batch_sizes=(64, 256), rounds: int = 3) -> None:
+    """Greedy validation of the default policy (outside the training step): `problems` held-out tiny
+    problems at each batch size, one thread, median of `rounds`; the answers must be the same."""
+    import torch
+
+    from redit import tiny_task
+    from redit.tiny_policy import load_policy
+    from redit.trl_backend import greedy_completions
+
+    torch.set_num_threads(1)
+    model, tokenizer = load_policy(ensure_tiny_policy())
+    rows = tiny_task.generate(tiny_task.TinyTaskConfig(n_test=problems), "test")
+    prompts, budget = [tiny_task.prompt(r["question"]) for r in rows], fitted_max_new_tokens()
+    times, answers = {}, {}
+    for _ in range(rounds):  # interleaved, like the training configurations
+        for batch in batch_sizes:
+            start = time.perf_counter()
+            answers[batch] = greedy_completions(model, tokenizer, prompts, budget, batch)
+            times.setdefault(batch, []).append(time.perf_counter() - start)
+    base = statistics.median(times[batch_sizes[0]])
+    print(f"\nGreedy validation, default policy, {problems} problems, 1 thread, median of {rounds}")
+    print(f"{'batch':>5} {'seconds':>8} {'x ' + str(batch_sizes[0]):>6} {'answers differing':>18}")
+    for batch in batch_sizes:
+        differing = sum(a != b for a, b in zip(answers[batch], answers[batch_sizes[0]]))
+        print(f"{batch:>5} {statistics.median(times[batch]):>8.2f} {base / statistics.median(times[batch]):>6.2f} {differing:>18}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--configs", default="old,fit,bpe,bpe+fit,bpe+fit+d64", help=f"comma-separated, from {', '.join(configs())}; the first is the baseline")
@@ -149,11 +177,16 @@ def main(argv=None) -> int:
     p.add_argument("--prompts-per-step", type=int, default=8)
     p.add_argument("--num-generations", type=int, default=8)
     p.add_argument("--no-parallel", action="store_true", help="skip the two-runs-at-once measurement")
+    p.add_argument("--validation", action="store_true",
+                   help="instead: time greedy validation (1000 problems) at batch 64 (before issue 13) and 256 (now)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         child(args.child, args.steps, args.prompts_per_step, args.num_generations, args.out)
+        return 0
+    if args.validation:
+        validation_speed()
         return 0
     names = args.configs.split(",")
     known = configs()
