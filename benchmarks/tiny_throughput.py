@@ -143,30 +143,33 @@ def launch(name: str, args, parallel: int = 1) -> list[dict]:
 
 
 def validation_speed(problems: int = 1000, batch_sizes=(64, 256), rounds: int = 3) -> None:
-    """Greedy validation of the default policy (outside the training step): `problems` held-out tiny
-    problems at each batch size, one thread, median of `rounds`; the answers must be the same."""
+    """Greedy validation of the default policy (outside the training step): `problems` held-out problems
+    at each regime level's difficulty (redit.registry.REGIME_LEVELS; validation is greedy, so temperature
+    plays no part) and each batch size, one thread, median of `rounds`; the answers must be the same."""
     import torch
 
     from redit import tiny_task
+    from redit.registry import REGIME_LEVELS
     from redit.tiny_policy import load_policy
     from redit.trl_backend import greedy_completions
 
     torch.set_num_threads(1)
     model, tokenizer = load_policy(ensure_tiny_policy())
-    rows = tiny_task.generate(tiny_task.TinyTaskConfig(n_test=problems), "test")
-    prompts, budget = [tiny_task.prompt(r["question"]) for r in rows], fitted_max_new_tokens()
-    times, answers = {}, {}
-    for _ in range(rounds):  # interleaved, like the training configurations
-        for batch in batch_sizes:
-            start = time.perf_counter()
-            answers[batch] = greedy_completions(model, tokenizer, prompts, budget, batch)
-            times.setdefault(batch, []).append(time.perf_counter() - start)
-    base = statistics.median(times[batch_sizes[0]])
-    print(f"\nGreedy validation, default policy, {problems} problems, 1 thread, median of {rounds}")
-    print(f"{'batch':>5} {'seconds':>8} {'x ' + str(batch_sizes[0]):>6} {'answers differing':>18}")
-    for batch in batch_sizes:
-        differing = sum(a != b for a, b in zip(answers[batch], answers[batch_sizes[0]]))
-        print(f"{batch:>5} {statistics.median(times[batch]):>8.2f} {base / statistics.median(times[batch]):>6.2f} {differing:>18}")
+    budget = fitted_max_new_tokens()
+    print(f"\nGreedy validation, default policy, {problems} problems per level, 1 thread, median of {rounds} interleaved rounds")
+    print(f"{'level':<9} " + " ".join(f"{'s @' + str(b):>7}" for b in batch_sizes) + f" {'x ' + str(batch_sizes[0]):>6} {'answers differing':>18}")
+    for level, (max_number, min_ops, max_ops, _) in REGIME_LEVELS.items():
+        task = tiny_task.TinyTaskConfig(max_number=max_number, min_steps=min_ops, max_steps=max_ops, n_test=problems)
+        prompts = [tiny_task.prompt(r["question"]) for r in tiny_task.generate(task, "test")]
+        times, answers = {}, {}
+        for _ in range(rounds):
+            for batch in batch_sizes:
+                start = time.perf_counter()
+                answers[batch] = greedy_completions(model, tokenizer, prompts, budget, batch)
+                times.setdefault(batch, []).append(time.perf_counter() - start)
+        medians = [statistics.median(times[b]) for b in batch_sizes]
+        differing = sum(a != b for a, b in zip(answers[batch_sizes[-1]], answers[batch_sizes[0]]))
+        print(f"{level:<9} " + " ".join(f"{m:>7.2f}" for m in medians) + f" {medians[0] / medians[-1]:>6.2f} {differing:>18}")
 
 
 def main(argv=None) -> int:
