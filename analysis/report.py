@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import figures, regime
 from .reader import METRICS_FILES, PAPER_EXPLODE, PAPER_VANISH, Run, load_runs, metric, pick_pair, run_summaries, SIGMA
-from .tables import EXPERIMENTS, comparison_table, group_columns, is_baseline, table_notes, write_table
+from .tables import EXPERIMENTS, comparison_table, group_columns, is_baseline, table_notes, unique_runs, write_table
 
 from redit import REPO_ROOT as REPO
 REFERENCE = REPO / "results" / "paper" / "reference.csv"
@@ -119,8 +119,8 @@ def _figures_for(experiment: str, members: list[Run], out: Path, slug: str, args
             stds_per_dist.setdefault(r.info["dist"], set()).add(r.info["noise_std"])
     if any(len(s) > 1 for s in stds_per_dist.values()):
         written.append(("final accuracy vs noise std per distribution", figures.save(
-            figures.variance_ablation(members + [r for r in pool if is_baseline(r) and r not in members
-                                                 and any(r.setting_key == m.setting_key for m in members)], experiment),
+            figures.variance_ablation(unique_runs(members + [r for r in pool if is_baseline(r)
+                                                             and any(r.setting_key == m.setting_key for m in members)]), experiment),
             out / f"{slug}_variance")))
     if any(metric(r, SIGMA).nunique() > 1 for r in members):
         written.append(("σ per step per arm (mean over seeds, min–max shaded)", figures.save(

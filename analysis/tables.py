@@ -34,6 +34,11 @@ def is_baseline(run: Run) -> bool:
     return run.info["dist"] == "none" and run.info["adaptive"] == "none"
 
 
+def unique_runs(runs: list[Run]) -> list[Run]:
+    """Each run once: a run linked into several experiments (the sweep's de-duplication) is one run, not n copies."""
+    return list({r.path.resolve(): r for r in reversed(runs)}.values())[::-1]
+
+
 def baseline_runs(runs: list[Run], like: Run, pool: list[Run] | None = None) -> list[Run]:
     """The undithered runs of like's setting (Run.setting: same task, algorithm, steps, task
     difficulty, temperature, group size, model, ...; only dithering and seed may differ); the same
@@ -41,12 +46,7 @@ def baseline_runs(runs: list[Run], like: Run, pool: list[Run] | None = None) -> 
     def matches(r):
         return is_baseline(r) and r.setting_key == like.setting_key
     for candidates in (runs, pool or []):
-        found, seen = [], set()
-        for r in candidates:
-            # a run linked into several experiments (the sweep's de-duplication) is one run, not n copies
-            if matches(r) and r.path.resolve() not in seen:
-                seen.add(r.path.resolve())
-                found.append(r)
+        found = unique_runs([r for r in candidates if matches(r)])
         if found:
             return found
     return []

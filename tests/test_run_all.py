@@ -203,7 +203,7 @@ def test_the_regime_knobs_reach_the_run_config(tmp_path):
 def test_a_baseline_linked_into_several_experiments_counts_once(tmp_path):
     """The sweep links one GRPO run into variance/, scope/ and adaptive/: as a baseline it is n = 1."""
     from analysis.reader import load_runs
-    from analysis.tables import baseline_runs
+    from analysis.tables import baseline_runs, unique_runs
 
     jobs = sweep.grid(tmp_path, ["variance", "scope", "adaptive"], seeds=[0], steps=30)
     sweep.link_duplicates(jobs)
@@ -223,3 +223,4 @@ def test_a_baseline_linked_into_several_experiments_counts_once(tmp_path):
     assert sum(r.name == "grpo-s0" for r in runs) == 3  # one run, shown in three experiments
     like = next(r for r in runs if r.name == "zero_var-s0")
     assert len(baseline_runs([like], like, runs)) == 1
+    assert [r.name for r in unique_runs(runs)].count("grpo-s0") == 1  # the variance figure's "no dithering" band too
