@@ -8,6 +8,7 @@ cd "$(dirname "$0")"
 
 [[ -x .venv/bin/python ]] || source scripts/ensure_venv.sh   # the registry is Python: the help needs it too
 EXPERIMENTS="$(.venv/bin/python -m redit.registry names)"
+DEFAULT_GRID="$(.venv/bin/python -m redit.registry names --default-grid)"   # the long studies run with --only
 SCALE=tiny; SEEDS=""; STEPS=""; ABL_SEEDS=""; ABL_STEPS=""; ONLY=""; QUICK=0; DRY_RUN=0; RUNS=""; OUT=""; LAUNCHER=local
 JOBS=$(nproc 2>/dev/null || echo 2)
 
@@ -93,7 +94,7 @@ fi
 MAIN_SEEDS="$SEEDS"; MAIN_STEPS="$STEPS"
 ABL_SEEDS="${ABL_SEEDS:-$SEEDS}"; ABL_STEPS="${ABL_STEPS:-$STEPS}"
 RUNS="${RUNS:-runs/$SCALE}"; OUT="${OUT:-results/$SCALE}"
-SELECTED="${ONLY:-$EXPERIMENTS}"
+SELECTED="${ONLY:-$DEFAULT_GRID}"
 
 if [[ "$SCALE" == paper ]]; then
   # Main: every task x method (experiments/<task>/run.sh); every other experiment is its recipe in

@@ -29,6 +29,20 @@ REAL's label source (`real_labels`, both backends), the one choice ReDit + REAL 
             two sources give identical labels, so plain REAL does not depend on the choice.
 The price of `dithered` is measured every step: `real/label_flip_rate`, the fraction of responses
 with a raw label whose label used in the loss has the other sign (always 0 under `raw`).
+
+Remedies for saturated groups (all G raw rewards equal: zero GRPO advantage), all reading the RAW
+correctness, never a dithered reward:
+  filter            (DAPO's dynamic-sampling filter alone, arXiv 2503.14476) saturated groups leave the
+                    loss and the per-sequence mean is renormalised over the kept sequences
+                    (`filter_saturated`): with GRPO's per-sequence loss this is GRPO with the update
+                    scaled by N / N_kept, no clip-higher, no overlong penalty, no token-level loss.
+  refill            (DAPO's dynamic sampling) draw further batches of prompts within the step until the
+                    batch holds the usual number of informative groups, at most REFILL_MAX_DRAWS batches
+                    (`select_informative_groups`); when the cap is hit the batch is topped up with
+                    saturated groups (zero advantage) so its size never changes.
+  directional_fill  an all-wrong group gets advantage -FILL_STRENGTH on every sample, an all-correct one
+                    +FILL_STRENGTH (`directional_fill`), in the spirit of virtual-sample methods (AVSPO,
+                    arXiv 2605.21125) and negative-sample reinforcement; mixed groups are unchanged.
 """
 
 from __future__ import annotations
@@ -38,11 +52,14 @@ import torch
 
 from .dither import constant_group_mask
 
-ALGORITHMS = ("grpo", "dr_grpo", "dapo", "real")
+ALGORITHMS = ("grpo", "dr_grpo", "dapo", "real", "filter", "refill", "directional_fill")
 REAL_LABEL_SOURCES = ("dithered", "raw")  # the first is the default (see the module docstring)  # what the TRL backend runs, each with or without ReDit
 REAL_TAU = 0.5
 DAPO_EPSILON_HIGH = 0.28
 DAPO_OVERLONG_FRACTION = 0.25  # L_cache / L_max: DAPO used 4096 of 20480 tokens (0.2); 0.25 of short tiny answers
+# Remedies for saturated groups (results/tiny/remedies.md fixed both before its runs):
+REFILL_MAX_DRAWS = 5  # generation batches per step at most (the first + 4 refills), DAPO's max_num_gen_batches
+FILL_STRENGTH = 0.1  # |advantage| of every sample of an all-equal group: a tenth of a mixed group's unit scale
 
 
 def overlong_penalty(lengths, max_length: int, cache: int) -> torch.Tensor:
@@ -114,3 +131,55 @@ def real_labels(raw_rewards, dithered_advantages, group_ids, source: str = REAL_
     labelled = raw_label != 0
     flips = float((labels[labelled] != raw_label[labelled]).float().mean()) if labelled.any() else float("nan")
     return labels.to(advantages.dtype if advantages.is_floating_point() else torch.float32), flips
+
+
+def _group_view(values, group_size: int) -> torch.Tensor:
+    values = torch.as_tensor(values).reshape(-1)
+    if group_size < 1 or values.numel() % group_size:
+        raise ValueError(f"{values.numel()} values cannot be split into groups of {group_size}.")
+    return values.reshape(-1, group_size)
+
+
+def filter_saturated(advantages, raw_rewards, group_size: int) -> tuple[torch.Tensor, float]:
+    """(advantages with saturated groups zeroed and the rest scaled by N / N_kept, kept fraction).
+
+    A loss that is a mean over the N sequences of a batch (TRL's loss_type "grpo") then becomes the
+    mean over the kept sequences only. With every group saturated the advantages are all zero."""
+    advantages = torch.as_tensor(advantages)
+    keep = informative_groups(raw_rewards, group_size).to(advantages.device)
+    kept = int(keep.sum())
+    scale = keep.numel() / kept if kept else 0.0
+    return advantages * keep.to(advantages.dtype) * scale, kept / keep.numel()
+
+
+def directional_fill(advantages, raw_correct, group_size: int, strength: float = FILL_STRENGTH) -> torch.Tensor:
+    """Advantages where every sample of an all-wrong group gets -strength and every sample of an
+    all-correct group +strength (by RAW 0/1 correctness); mixed groups keep theirs."""
+    advantages = torch.as_tensor(advantages)
+    correct = _group_view(raw_correct, group_size).to(torch.float64)
+    all_correct = (correct > 0).all(dim=1, keepdim=True).expand_as(correct).reshape(-1)
+    all_wrong = (correct <= 0).all(dim=1, keepdim=True).expand_as(correct).reshape(-1)
+    fill = torch.zeros_like(advantages)
+    fill[all_correct.to(advantages.device)] = strength
+    fill[all_wrong.to(advantages.device)] = -strength
+    return torch.where((all_correct | all_wrong).to(advantages.device), fill, advantages)
+
+
+def select_informative_groups(raw_rewards, group_size: int, target_groups: int) -> tuple[list[int], int]:
+    """(indices of the groups to train on, how many of them are informative) for dynamic sampling.
+
+    raw_rewards: every drawn sample so far, in draw order, groups of `group_size` contiguous. Takes
+    the first `target_groups` informative groups (raw rewards not all equal); if fewer exist, all of
+    them, then saturated groups in draw order until the batch has `target_groups` groups (they carry
+    zero advantage: the batch size stays fixed). A saturated group is never counted as informative."""
+    groups = _group_view(raw_rewards, group_size)
+    informative = (groups != groups[:, :1]).any(dim=1).tolist()
+    chosen = [g for g, ok in enumerate(informative) if ok][:target_groups]
+    n_informative = len(chosen)
+    chosen += [g for g, ok in enumerate(informative) if not ok][:target_groups - n_informative]
+    return sorted(chosen), n_informative
+
+
+def refill_complete(raw_rewards, group_size: int, target_groups: int) -> bool:
+    """True once the samples drawn so far hold `target_groups` informative groups."""
+    return select_informative_groups(raw_rewards, group_size, target_groups)[1] >= target_groups

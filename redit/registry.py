@@ -94,6 +94,7 @@ class Experiment:
     steps: int = 30
     paper_tasks: tuple[str, ...] = ("gsm8k",)  # verl recipes at paper scale (GSM8K: the paper's Figure 1)
     paper_seeds: tuple[int, ...] = (0, 1, 2)
+    in_default_grid: bool = True  # False: too long for ./run_all.sh's default; run it with --only <name>
 
     @property
     def backends(self) -> tuple[str, ...]:
@@ -174,8 +175,83 @@ EXPERIMENTS["regime"] = Experiment(
     "Does ReDit help where GRPO's groups saturate (all-correct or all-wrong), and does noise on the "
     "saturated groups alone reproduce it? (pre-registered: results/tiny/regime.md)",
     _regime_variants(), seeds=tuple(range(8)), steps=60)
-# the headline experiment is listed (and run) first
-EXPERIMENTS = {"regime": EXPERIMENTS.pop("regime"), **EXPERIMENTS}
+
+
+# The remedies experiment (results/tiny/remedies.md holds its pre-registered design): what works where
+# ReDit does not, with a positive control. Levels: the regime's easy and hard, and "medium", between
+# the regime's default (GRPO saturated fraction 0.21) and hard (0.71), calibrated at step 0 by
+# scripts/regime_pilot.py before any remedies run.
+REMEDIES_LEVELS = {"easy": REGIME_LEVELS["easy"], "medium": (12, 1, 2, 1.0), "hard": REGIME_LEVELS["hard"]}
+NO_CLIP = 1e6  # max_grad_norm that no step reaches (the largest pre-clip norm of all committed runs is 8.6)
+
+
+def _remedies_variants() -> dict[str, Variant]:
+    """Each arm named after what it does; its paper is cited in redit/algorithms.py and the README."""
+    redit = noise("gaussian", REGIME_NOISE_STD)
+    arms = {
+        "grpo": GRPO,                                            # the baseline (identical to the regime's)
+        "redit": redit,                                          # ReDit, the paper's method (arXiv 2506.18631)
+        "redit-zero_var": replace(redit, scope="zero_var"),      # noise on saturated groups only
+        "grpo-noclip": GRPO,                                     # the clip-budget test: no step is clipped
+        "redit-noclip": redit,
+        "dr_grpo": Variant(algorithm="dr_grpo"),                 # Dr.GRPO (arXiv 2503.20783): no std normalisation
+        "dr_grpo+redit": replace(redit, algorithm="dr_grpo"),    # noise then gives saturated groups scale sigma
+        "filter": Variant(algorithm="filter"),                   # DAPO's filter alone (arXiv 2503.14476)
+        "refill": Variant(algorithm="refill"),                   # DAPO's dynamic sampling with refill
+        "directional_fill": Variant(algorithm="directional_fill"),  # all-wrong -eps, all-correct +eps
+        "group16": GRPO,                                         # G = 16 with half the prompts: equal samples
+    }
+    variants = {}
+    for level, (max_number, min_ops, max_ops, temperature) in REMEDIES_LEVELS.items():
+        knobs = dict(max_number=max_number, min_ops=min_ops, max_ops=max_ops, temperature=temperature, val_every=20)
+        for arm, variant in arms.items():
+            extra = {"max_grad_norm": NO_CLIP} if arm.endswith("-noclip") else {}
+            if arm == "group16":
+                extra = {"num_generations": 16, "prompts_per_step": 4}
+            variants[f"{level}-{arm}"] = variant.with_train(**knobs, **extra)
+    return variants
+
+
+EXPERIMENTS["remedies"] = Experiment(
+    "remedies", "Remedies for saturated groups: what beats GRPO where ReDit does not (positive control)",
+    "Which remedy for all-equal groups (no clipping, Dr.GRPO ± ReDit, filter, refill, directional fill, a larger "
+    "group) beats GRPO in the saturated regime, and does ReDit's harm come from spending the gradient-clip budget? "
+    "(pre-registered: results/tiny/remedies.md)",
+    _remedies_variants(), seeds=tuple(range(8)), steps=60, in_default_grid=False)
+
+
+# The convergence study (results/tiny/convergence.md holds its pre-registered design): the paper's
+# "GRPO's accuracy in ~10 % of the steps" over a long horizon, and Δ against policy size.
+CONVERGENCE_LEVELS = ("default", "hard")  # the embedded default and the regime's saturated all-wrong level
+CONVERGENCE_STEPS = 400
+CONVERGENCE_VAL_EVERY = 20  # 21 held-out evaluations: step 40 (10 % of 400) is the second
+SIZE_LEVELS = ("default", "hard")
+POLICY_SIZES = ("small", "wide", "large")  # redit.tiny_policy.POLICY_SIZES: 0.11 M, 0.38 M, 1.2 M parameters
+
+
+def _level_knobs(level: str, val_every: int = 20) -> dict:
+    max_number, min_ops, max_ops, temperature = REGIME_LEVELS[level]
+    return dict(max_number=max_number, min_ops=min_ops, max_ops=max_ops, temperature=temperature, val_every=val_every)
+
+
+EXPERIMENTS["convergence"] = Experiment(
+    "convergence", "Convergence: steps to GRPO's accuracy over 400 steps (the paper's ~10 % claim)",
+    "Does ReDit reach GRPO's final held-out accuracy in ~10 % of the steps, and is it ahead at equal steps? "
+    "(pre-registered: results/tiny/convergence.md)",
+    {f"{level}-{arm}": variant.with_train(**_level_knobs(level, CONVERGENCE_VAL_EVERY))
+     for level in CONVERGENCE_LEVELS
+     for arm, variant in (("grpo", GRPO), ("redit", noise("gaussian", REGIME_NOISE_STD)))},
+    seeds=tuple(range(8)), steps=CONVERGENCE_STEPS, in_default_grid=False)
+EXPERIMENTS["size"] = Experiment(
+    "size", "Model size: ReDit − GRPO at three policy sizes (0.11 M to 1.2 M parameters)",
+    "Does ReDit's effect change with the policy's size? (pre-registered: results/tiny/convergence.md)",
+    {f"{size}-{level}-{arm}": (variant.with_train(**_level_knobs(level)) if size == "small"
+                               else variant.with_train(**_level_knobs(level), policy_size=size))
+     for size in POLICY_SIZES for level in SIZE_LEVELS
+     for arm, variant in (("grpo", GRPO), ("redit", noise("gaussian", REGIME_NOISE_STD)))},
+    seeds=tuple(range(8)), steps=60, in_default_grid=False)
+# the headline experiments are listed (and run) first
+EXPERIMENTS = {name: EXPERIMENTS.pop(name) for name in ("regime", "remedies", "convergence", "size")} | EXPERIMENTS
 
 
 def get(name: str) -> Experiment:
@@ -193,7 +269,8 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command")
     sub.add_parser("list", help="every experiment, its title, backends and variants (default)")
-    sub.add_parser("names", help="experiment names, one line")
+    names = sub.add_parser("names", help="experiment names, one line")
+    names.add_argument("--default-grid", action="store_true", help="only those ./run_all.sh runs by default")
     info = sub.add_parser("paper", help="paper-scale tasks and seeds of an experiment: PAPER_TASKS=... PAPER_SEEDS=...")
     info.add_argument("experiment")
     matched = sub.add_parser("matched-sigma", help="the sigma of DIST that gives noise std STD (dither.matched_sigma)")
@@ -209,7 +286,7 @@ def main(argv=None) -> int:
             e = get(args.experiment)
             print(f'PAPER_TASKS="{" ".join(e.paper_tasks)}" PAPER_SEEDS="{" ".join(map(str, e.paper_seeds))}"')
         elif args.command == "names":
-            print(" ".join(EXPERIMENTS))
+            print(" ".join(n for n, e in EXPERIMENTS.items() if e.in_default_grid or not args.default_grid))
         elif args.command == "verl-grid":
             experiment = get(args.experiment)
             variants = experiment.variants_for("verl")
@@ -219,8 +296,9 @@ def main(argv=None) -> int:
                 print(name, *(f"{k}={v}" for k, v in variant.verl_env().items()))
         else:
             for e in EXPERIMENTS.values():
+                where = "" if e.in_default_grid else " (not in the default grid: --only " + e.name + ")"
                 print(f"{e.name:13s} {e.title}\n{'':13s} backends {', '.join(e.backends)}; tiny default "
-                      f"{len(e.seeds)} seeds x {e.steps} steps; variants: {', '.join(e.variants)}")
+                      f"{len(e.seeds)} seeds x {e.steps} steps{where}; variants: {', '.join(e.variants)}")
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -46,6 +46,10 @@ class TinyModelConfig:
 
 
 WIDE_MODEL = TinyModelConfig(hidden_size=128, intermediate_size=256)  # 0.38 M parameters: the shape before issue 13
+LARGE_MODEL = TinyModelConfig(hidden_size=192, num_hidden_layers=3, intermediate_size=384)  # 1.2 M parameters
+# The model-size axis (results/tiny/convergence.md): one SFT recipe, three shapes spanning 11x in
+# parameters; `redit.train --policy-size NAME` picks one (a registry variant option).
+POLICY_SIZES = {"small": TinyModelConfig(), "wide": WIDE_MODEL, "large": LARGE_MODEL}
 
 
 @dataclass(frozen=True)
@@ -281,6 +285,13 @@ def sft_warmup(spec: TinyPolicySpec, out_dir: Path, log=print) -> dict:
     return report
 
 
+def policy_spec(size: str = "small") -> TinyPolicySpec:
+    """The tiny policy of a named size (POLICY_SIZES): same tokenizer, task and SFT recipe."""
+    if size not in POLICY_SIZES:
+        raise ValueError(f"unknown policy size {size!r}; choose from {', '.join(POLICY_SIZES)}.")
+    return TinyPolicySpec(model=POLICY_SIZES[size])
+
+
 def policy_dir(spec: TinyPolicySpec | None = None, cache_dir: Path | None = None) -> Path:
     """Where the tiny policy for `spec` is (or will be) cached."""
     return Path(cache_dir or default_cache_dir()) / f"tiny-policy-{(spec or TinyPolicySpec()).key()}"
@@ -308,13 +319,16 @@ def main(argv=None):
     parser.add_argument("--cache-dir", type=Path, default=None, help="where policies are cached (default: $REDIT_CHECKPOINTS or ./checkpoints)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--path-only", action="store_true", help="print where the policy is (or will be) cached; build nothing")
+    parser.add_argument("--size", default="small", choices=list(POLICY_SIZES),
+                        help="model shape (POLICY_SIZES; small = the default 0.11 M policy)")
     args = parser.parse_args(argv)
+    spec = policy_spec(args.size)
     if args.path_only:
-        print(policy_dir(cache_dir=args.cache_dir))
+        print(policy_dir(spec, cache_dir=args.cache_dir))
         return
     if args.threads:
         torch.set_num_threads(args.threads)
-    path = ensure_tiny_policy(cache_dir=args.cache_dir)
+    path = ensure_tiny_policy(spec, cache_dir=args.cache_dir)
     report = json.loads((path / "sft_report.json").read_text())
     print(json.dumps({k: report[k] for k in ("key", "steps", "seconds", "sampled_acc", "greedy_acc", "n_params")}))
     print(path)

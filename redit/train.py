@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import REPO_ROOT
 from .adaptive_sigma import TARGETS, SigmaController
-from .algorithms import ALGORITHMS, REAL_LABEL_SOURCES
+from .algorithms import ALGORITHMS, FILL_STRENGTH, REAL_LABEL_SOURCES, REFILL_MAX_DRAWS
 from .dither import DISTRIBUTIONS, SCHEDULES, SCOPES, DitherConfig
 from .rewards import PAPER_REWARDS
 from .runlog import RunFolder, RunFolderBusy, method_name
@@ -62,8 +62,8 @@ class ReditArguments:
     reward: str = _arg("auto", "binary: 0/1 correctness; paper: the released code's shaped reward (gsm8k max 5, "
                        "math max 3) with its <reasoning>/<answer> prompt; auto: paper for gsm8k and math, binary otherwise",
                        ("auto", "binary", "paper"))
-    algorithm: str = _arg("grpo", "grpo | dr_grpo | dapo | real (redit/algorithms.py); sets TRL's loss_type, "
-                          "scale_rewards and epsilon_high", ALGORITHMS)
+    algorithm: str = _arg("grpo", "grpo | dr_grpo | dapo | real | filter | refill | directional_fill (redit/algorithms.py); "
+                          "sets TRL's loss_type, scale_rewards and epsilon_high", ALGORITHMS)
     real_labels: str = _arg(REAL_LABEL_SOURCES[0], "REAL's labels: dithered = sign of the dithered group advantage "
                             "(ReDit acts on REAL); raw = correctness (ReDit + REAL is then plain REAL)", REAL_LABEL_SOURCES)
     # ReDit dithering (redit.dither.DitherConfig)
@@ -93,6 +93,12 @@ class ReditArguments:
     max_number: int | None = _arg(None, "tiny task: operands are drawn from 1..N (default 9)")
     min_ops: int | None = _arg(None, "tiny task: fewest +/- operations per problem (default 1)")
     max_ops: int | None = _arg(None, "tiny task: most +/- operations per problem (default 2)")
+    policy_size: str = _arg("small", "tiny policy shape (redit.tiny_policy.POLICY_SIZES: small 0.11 M, wide 0.38 M, "
+                            "large 1.2 M parameters), each warmed up by the same SFT recipe; ignored with --model",
+                            ("small", "wide", "large"))
+    # remedies for saturated groups (redit/algorithms.py)
+    refill_max_draws: int = _arg(REFILL_MAX_DRAWS, "--algorithm refill: generation batches per step at most (DAPO's max_num_gen_batches)")
+    fill_strength: float = _arg(FILL_STRENGTH, "--algorithm directional_fill: |advantage| given to every sample of an all-equal group")
 
 
 @dataclass
@@ -291,8 +297,25 @@ def resolve_config(parsed: ParsedArgs) -> dict:
                        "train_problems": r.train_problems, "test_as_train": r.test_as_train}
     if r.algorithm != "real" and r.real_labels != REAL_LABEL_SOURCES[0]:
         raise ValueError("--real-labels is an option of --algorithm real only.")
+    if r.algorithm != "refill" and r.refill_max_draws != REFILL_MAX_DRAWS:
+        raise ValueError("--refill-max-draws is an option of --algorithm refill only.")
+    if r.algorithm != "directional_fill" and r.fill_strength != FILL_STRENGTH:
+        raise ValueError("--fill-strength is an option of --algorithm directional_fill only.")
+    if r.refill_max_draws < 1 or r.refill_max_draws > 100:
+        raise ValueError(f"--refill-max-draws must be a whole number in 1..100; got {r.refill_max_draws}.")
+    if not math.isfinite(r.fill_strength) or r.fill_strength < 0:
+        raise ValueError(f"--fill-strength must be a finite number >= 0; got {r.fill_strength}.")
+    if r.policy_size != "small" and (parsed.model is not None or r.task != "tiny"):
+        raise ValueError("--policy-size picks a tiny policy for --task tiny; drop it with --model or another task.")
+    remedy = {}
+    if r.algorithm == "refill":
+        remedy["refill_max_draws"] = r.refill_max_draws
+    if r.algorithm == "directional_fill":
+        remedy["fill_strength"] = r.fill_strength
+    if r.policy_size != "small":  # only when not the default: earlier runs' configs stay comparable
+        remedy["policy_size"] = r.policy_size
     return {
-        **({"real_labels": r.real_labels} if r.algorithm == "real" else {}),
+        **({"real_labels": r.real_labels} if r.algorithm == "real" else {}), **remedy,
         "backend": r.backend, "task": r.task, "algorithm": r.algorithm, "seed": t.seed,
         "steps": t.max_steps, "prompts_per_step": r.prompts_per_step, "num_generations": t.num_generations,
         "lr": t.learning_rate, "max_grad_norm": t.max_grad_norm, "temperature": t.temperature,
@@ -331,9 +354,9 @@ def _finished_run_differs(run: RunFolder, cfg: dict, requested_model: str | None
     changed = sorted(k for k in cfg if k not in ("threads", "log_timing") and stored.get(k) != cfg[k])
     stored_model = stored.get("model") or {}
     if requested_model is None:  # the tiny policy: the same policy key (tokenizer, model, SFT, task)
-        from .tiny_policy import policy_dir
+        from .tiny_policy import policy_dir, policy_spec
 
-        same = Path(stored_model.get("path", "")).name == policy_dir().name
+        same = Path(stored_model.get("path", "")).name == policy_dir(policy_spec(cfg.get("policy_size", "small"))).name
     else:
         same = requested_model in (stored_model.get("name_or_path"), stored_model.get("path"))
     return changed + ([] if same else ["model"])
@@ -384,7 +407,7 @@ def _main(argv=None) -> int:
             from .sandbox import require_sandbox
 
             require_sandbox()
-        model_info = trl_backend.resolve_model(parsed.model, parsed.model_args, parsed.training)
+        model_info = trl_backend.resolve_model(parsed.model, parsed.model_args, parsed.training, cfg.get("policy_size", "small"))
         train_rows, val_rows = trl_backend.task_rows(parsed.redit, cfg)
     except (ValueError, FileNotFoundError, RuntimeError) as err:  # RuntimeError: SandboxUnavailable
         return _error(str(err).strip().splitlines()[0])

@@ -24,8 +24,9 @@ from transformers import PrinterCallback, TrainerCallback
 
 from . import tasks, tiny_task
 from .adaptive_sigma import SigmaController, flip_rate
-from .algorithms import (DAPO_EPSILON_HIGH, DAPO_OVERLONG_FRACTION, REAL_LABEL_SOURCES, REAL_TAU, informative_groups,
-                         overlong_penalty, real_labels, real_loss)
+from .algorithms import (DAPO_EPSILON_HIGH, DAPO_OVERLONG_FRACTION, FILL_STRENGTH, REAL_LABEL_SOURCES, REAL_TAU,
+                         REFILL_MAX_DRAWS, directional_fill, filter_saturated, informative_groups, overlong_penalty,
+                         real_labels, real_loss, select_informative_groups)
 from .dither import DitherConfig, dither, saturated_group_fracs, sigma_at, zero_std_group_frac
 from .rewards import paper_reward_parts, score
 from .runlog import RunFolder, val_key
@@ -42,7 +43,7 @@ TRL_TO_SCHEMA = {
     "completions/clipped_ratio": "response_length/clip_ratio",
     "step_time": "timing_s/trl_step",  # TRL's own wall-clock step time
 }
-SHARED_PREFIXES = ("critic/", "redit/", "dapo/", "real/", "reward/")  # logged under their own names, not trl/
+SHARED_PREFIXES = ("critic/", "redit/", "dapo/", "real/", "reward/", "remedy/", "compute/")  # logged under their own names, not trl/
 # Algorithms -> stock TRL options; DAPO's filter and overlong penalty and REAL's loss are added by
 # ReditGRPOTrainer and DitheredReward (see redit.algorithms).
 ALGORITHMS = {
@@ -50,7 +51,34 @@ ALGORITHMS = {
     "dr_grpo": {"loss_type": "dr_grpo", "scale_rewards": "none"},
     "dapo": {"loss_type": "dapo", "scale_rewards": "group", "epsilon_high": DAPO_EPSILON_HIGH},
     "real": {"loss_type": "grpo", "scale_rewards": "group"},  # the loss itself is replaced by REAL's
+    # remedies for saturated groups: GRPO's loss, the advantages changed by ReditGRPOTrainer
+    "filter": {"loss_type": "grpo", "scale_rewards": "group"},
+    "refill": {"loss_type": "grpo", "scale_rewards": "group"},
+    "directional_fill": {"loss_type": "grpo", "scale_rewards": "group"},
 }
+REFILL_SEED_OFFSET = 7919  # the refill prompt sampler's own stream: the data order of the first draw stays GRPO's
+
+
+def pad_and_concat(batches: list[dict], pad_token_id: int) -> dict:
+    """Concatenate TRL generation outputs row-wise: 2-D tensors padded to a common width (prompt
+    tensors on the left, as TRL left-pads prompts; completion tensors on the right), 1-D tensors
+    concatenated, anything else taken from the first batch."""
+    import torch.nn.functional as F
+
+    out = {}
+    for key, first in batches[0].items():
+        values = [b[key] for b in batches]
+        if not isinstance(first, torch.Tensor) or first.dim() == 0:
+            out[key] = first
+        elif first.dim() == 1:
+            out[key] = torch.cat(values)
+        else:
+            width = max(v.shape[1] for v in values)
+            fill = pad_token_id if key.endswith("_ids") else 0
+            left = key.startswith("prompt")
+            out[key] = torch.cat([F.pad(v, (width - v.shape[1], 0) if left else (0, width - v.shape[1]), value=fill)
+                                  for v in values])
+    return out
 
 
 PROCESS_SEED_STRIDE = 1_000_003  # each training process draws its own noise (different samples, independent noise)
@@ -129,12 +157,51 @@ def make_trainer_class():
 
     class ReditGRPOTrainer(GRPOTrainer):
         def __init__(self, *args, algorithm: str = "grpo", reward_fn: DitheredReward | None = None,
-                     real_label_source: str = REAL_LABEL_SOURCES[0], **kwargs):
+                     real_label_source: str = REAL_LABEL_SOURCES[0], refill_max_draws: int = REFILL_MAX_DRAWS,
+                     fill_strength: float = FILL_STRENGTH, **kwargs):
             super().__init__(*args, **kwargs)
             self.redit_algorithm, self.redit_reward_fn, self.real_label_source = algorithm, reward_fn, real_label_source
+            self.refill_max_draws, self.fill_strength = refill_max_draws, fill_strength
+            import random
+
+            self._refill_rng = random.Random(self.args.seed + REFILL_SEED_OFFSET)
+
+        def _refill(self, out, inputs):
+            """DAPO's dynamic sampling: draw further batches of prompts (as many as the step's own) until
+            the samples hold as many informative groups as the step has prompts, at most refill_max_draws
+            batches; train on the first informative groups (topped up with saturated ones at the cap)."""
+            group = self.num_generations
+            target = len(inputs) // group
+            batches, correct = [out], [self.redit_reward_fn.last_correct.clone()]
+            while (len(batches) < self.refill_max_draws
+                   and select_informative_groups(torch.cat(correct), group, target)[1] < target):
+                rows = [dict(self.train_dataset[self._refill_rng.randrange(len(self.train_dataset))]) for _ in range(target)]
+                batches.append(super()._generate_and_score_completions([row for row in rows for _ in range(group)]))
+                correct.append(self.redit_reward_fn.last_correct.clone())
+            all_correct = torch.cat(correct)
+            chosen, informative = select_informative_groups(all_correct, group, target)
+            merged = pad_and_concat(batches, self.processing_class.pad_token_id)
+            rows = torch.tensor([g * group + i for g in chosen for i in range(group)])
+            selected = {k: v[rows.to(v.device)] if isinstance(v, torch.Tensor) and v.dim() >= 1 else v
+                        for k, v in merged.items()}
+            selected["num_items_in_batch"] = selected["completion_mask"].sum()
+            self.redit_reward_fn.last_correct = all_correct[rows]
+            self._metrics["train"]["remedy/draws"].append(float(len(batches)))
+            self._metrics["train"]["remedy/informative_groups_found"].append(
+                float(select_informative_groups(all_correct, group, len(all_correct) // group)[1]))
+            generated = (sum(len(b["completion_mask"]) for b in batches),
+                         sum(b["completion_mask"].sum().item() for b in batches))
+            return selected, generated
 
         def _generate_and_score_completions(self, inputs):
             out = super()._generate_and_score_completions(inputs)
+            training = self.model.training
+            generated = (len(out["completion_mask"]), out["completion_mask"].sum().item())
+            if training and self.redit_algorithm == "refill":
+                out, generated = self._refill(out, inputs)
+            if training:  # compute accounting: what this step generated, whatever it trains on
+                self._metrics["train"]["compute/completions"].append(float(generated[0]))
+                self._metrics["train"]["compute/completion_tokens"].append(float(generated[1]))
             mask = out["completion_mask"]
             # rows are contiguous groups of num_generations here; TRL shuffles later, keeping rows together
             out["group_ids"] = torch.arange(mask.shape[0], device=mask.device) // self.num_generations
@@ -146,6 +213,16 @@ def make_trainer_class():
                 out["advantages"] = out["advantages"] * keep.to(out["advantages"].dtype)
                 out["num_items_in_batch"] = out["completion_mask"].sum().clamp(min=1)  # DAPO's token normaliser
                 self._metrics["train"]["dapo/kept_group_frac"].append(keep.float().mean().item())
+            if self.redit_algorithm == "filter":
+                out["advantages"], kept = filter_saturated(out["advantages"], self.redit_reward_fn.last_correct,
+                                                           self.num_generations)
+                self._metrics["train"]["remedy/kept_group_frac"].append(kept)
+            if self.redit_algorithm == "directional_fill":
+                out["advantages"] = directional_fill(out["advantages"], self.redit_reward_fn.last_correct,
+                                                     self.num_generations, self.fill_strength)
+            if training:  # the groups the update trains on: informative (raw rewards not all equal) or not
+                trained = informative_groups(self.redit_reward_fn.last_correct, self.num_generations)
+                self._metrics["train"]["remedy/trained_informative_frac"].append(trained.float().mean().item())
             return out
 
         def _compute_loss(self, model, inputs):
@@ -215,15 +292,15 @@ def check_model_folder(folder: Path) -> None:
                              "replace the folder (the tiny policy: delete it and it is rebuilt).") from None
 
 
-def resolve_model(name_or_path: str | None, model_args, training_args) -> dict:
+def resolve_model(name_or_path: str | None, model_args, training_args, policy_size: str = "small") -> dict:
     """Where the policy comes from, checked before any long work: the tiny policy (built and cached
     if missing), a local folder, or a hub id (unreachable = one clear ValueError naming the fix)."""
     device = "cpu" if training_args.use_cpu else "cuda"
     dtype = "float32" if device == "cpu" else (model_args.dtype or "float32")
     if name_or_path is None:
-        from .tiny_policy import ensure_tiny_policy
+        from .tiny_policy import ensure_tiny_policy, policy_spec
 
-        path = ensure_tiny_policy()
+        path = ensure_tiny_policy(policy_spec(policy_size))
         check_model_folder(path)
         report = json.loads((path / "sft_report.json").read_text())
         report.pop("history", None)
@@ -374,7 +451,9 @@ def train(run: RunFolder, cfg: dict, args, model_args, model_info: dict, train_r
     trainer = make_trainer_class()(model=model, reward_funcs=[reward_fn], args=args, train_dataset=dataset,
                                    processing_class=tokenizer, callbacks=[callback], peft_config=get_peft_config(model_args),
                                    algorithm=cfg["algorithm"], reward_fn=reward_fn,
-                                   real_label_source=cfg.get("real_labels", REAL_LABEL_SOURCES[0]))
+                                   real_label_source=cfg.get("real_labels", REAL_LABEL_SOURCES[0]),
+                                   refill_max_draws=cfg.get("refill_max_draws", REFILL_MAX_DRAWS),
+                                   fill_strength=cfg.get("fill_strength", FILL_STRENGTH))
     reward_fn.process_index = trainer.accelerator.process_index
     trainer.remove_callback(PrinterCallback)  # it prints every raw log dict; our callback shows progress
     start = time.time()
