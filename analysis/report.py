@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import figures, regime
+from . import convergence, figures, regime, remedies
 from .reader import METRICS_FILES, PAPER_EXPLODE, PAPER_VANISH, Run, load_runs, metric, pick_pair, run_summaries, SIGMA
 from .tables import EXPERIMENTS, comparison_table, group_columns, is_baseline, table_notes, unique_runs, write_table
 
@@ -149,6 +149,44 @@ def _regime_figures(members: list[Run], table, title: str, out: Path) -> list[tu
     return figs
 
 
+def _remedies_section(runs: list[Run], out: Path, title: str):
+    members = [r for r in runs if r.experiment == remedies.NAME]
+    markdown, table, _ = remedies.write(members, out, title)
+    index = [("remedies_table.md / .csv / .tex, remedies_clip_budget.csv", title + " (pre-registered: remedies.md)")]
+    return markdown, index, (_remedies_figures, (members, table, title, out))
+
+
+def _remedies_figures(members: list[Run], table, title: str, out: Path) -> list[tuple[str, Path]]:
+    return [("each arm's Δ vs GRPO per level (95% CI) and the clip budget at the hard level",
+             figures.save(remedies.headline_figure(table, title), out / "remedies_delta")),
+            ("held-out accuracy against cumulative generated completions per arm (compute accounting)",
+             figures.save(remedies.compute_figure(members), out / "remedies_vs_completions"))]
+
+
+def _convergence_section(runs: list[Run], out: Path, experiment: str, title: str):
+    members = [r for r in runs if r.experiment == experiment]
+    if experiment == "convergence":
+        table = convergence.convergence_table(members)
+        table.to_csv(out / "convergence_table.csv", index=False)
+        markdown = convergence.convergence_markdown(table, title)
+        (out / "convergence_table.md").write_text(markdown)
+        return markdown, [("convergence_table.md / .csv", title + " (pre-registered: convergence.md)")], \
+            (_figure_of, ("held-out accuracy vs step, both arms, targets drawn", convergence.convergence_figure, (members, table),
+                          out / "convergence_accuracy_vs_step"))
+    table, slopes = convergence.size_table(members)
+    table.drop(columns=[c for c in table.columns if c.endswith("_per_seed")]).to_csv(out / "size_table.csv", index=False)
+    slopes.to_csv(out / "size_slopes.csv", index=False)
+    markdown = convergence.size_markdown(table, slopes, title)
+    (out / "size_table.md").write_text(markdown)
+    return markdown, [("size_table.md / .csv, size_slopes.csv", title + " (pre-registered: convergence.md)")], \
+        (_figure_of, ("Δ against parameters (log axis) with the fitted slope", convergence.size_figure, (table, slopes),
+                      out / "size_delta_vs_params"))
+
+
+def _figure_of(what: str, draw, draw_args: tuple, path: Path) -> list[tuple[str, Path]]:
+    return [(what, figures.save(draw(*draw_args), path))]
+
+
 # Figure jobs of one report, set just before the worker processes fork: they read their job by index
 # from this inherited copy, so no run (pandas frames) is pickled on the way in, only paths on the way out.
 _FIGURE_JOBS: list[tuple] = []
@@ -193,8 +231,13 @@ def build_report(args) -> Path:
         members = [r for r in runs if r.experiment == experiment]
         slug = experiment.replace("/", "_")
         title = EXPERIMENTS.get(experiment, f"Experiment {experiment} (not in the registry)")
-        if experiment == regime.NAME:
-            markdown, entries, job = _regime_section(runs, out, title)
+        if experiment in (regime.NAME, remedies.NAME, "convergence", "size"):
+            if experiment == regime.NAME:
+                markdown, entries, job = _regime_section(runs, out, title)
+            elif experiment == remedies.NAME:
+                markdown, entries, job = _remedies_section(runs, out, title)
+            else:
+                markdown, entries, job = _convergence_section(runs, out, experiment, title)
             print(markdown)
             pending.append((markdown, entries, job, None))
             continue

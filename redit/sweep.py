@@ -54,19 +54,46 @@ def grid(runs_root: Path, experiments, seeds=None, steps: int | None = None, ext
     A job whose resolved training config repeats an earlier job's gets same_as = that job's folder."""
     jobs, first_with_args = [], {}
     for name in experiments:
-        experiment = registry.get(name)
-        main = name == "main"
-        run_seeds = (ablation_seeds if not main and ablation_seeds else None) or seeds or experiment.seeds
-        n = (ablation_steps if not main and ablation_steps else None) or steps or experiment.steps
-        for seed in run_seeds:
-            for variant_name, variant in experiment.variants_for("trl").items():
-                run_dir = runs_root / ("" if main else name) / f"{variant_name}-s{seed}"
-                args = ["--run-dir", str(run_dir), "--seed", str(seed), "--steps", str(n), *variant.train_args(), *extra]
-                key = _config_key(args)
-                jobs.append(Job(f"{'' if main else name + '/'}{variant_name}-s{seed}", run_dir, args, n,
-                                same_as=first_with_args.get(key)))
-                first_with_args.setdefault(key, run_dir)
+        for job_name, run_dir, args, n in _experiment_runs(runs_root, name, seeds, steps, extra, ablation_seeds, ablation_steps):
+            key = _config_key(args)
+            jobs.append(Job(job_name, run_dir, args, n, same_as=first_with_args.get(key)))
+            first_with_args.setdefault(key, run_dir)
+    _reuse_other_experiments(jobs, runs_root, experiments, seeds, steps, extra, ablation_seeds, ablation_steps)
     return jobs
+
+
+def _experiment_runs(runs_root: Path, name: str, seeds=None, steps=None, extra=(), ablation_seeds=None, ablation_steps=None):
+    """(job name, run folder, redit.train arguments, steps) of each TRL run of one experiment."""
+    experiment = registry.get(name)
+    main = name == "main"
+    run_seeds = (ablation_seeds if not main and ablation_seeds else None) or seeds or experiment.seeds
+    n = (ablation_steps if not main and ablation_steps else None) or steps or experiment.steps
+    for seed in run_seeds:
+        for variant_name, variant in experiment.variants_for("trl").items():
+            run_dir = runs_root / ("" if main else name) / f"{variant_name}-s{seed}"
+            args = ["--run-dir", str(run_dir), "--seed", str(seed), "--steps", str(n), *variant.train_args(), *extra]
+            yield f"{'' if main else name + '/'}{variant_name}-s{seed}", run_dir, args, n
+
+
+def _reuse_other_experiments(jobs: list[Job], runs_root: Path, chosen, *grid_args) -> None:
+    """A job identical to a FINISHED run of an experiment not in this sweep (e.g. `--only remedies` after
+    the default grid ran the regime) links to it instead of training again. Only finished folders are
+    parsed, so a fresh runs folder costs nothing here."""
+    pending = {}
+    for job in jobs:
+        if job.same_as is None and not job.run_dir.exists():
+            pending.setdefault(_config_key(job.args), job)
+    if not pending:
+        return
+    for name in registry.EXPERIMENTS:
+        if name in chosen:
+            continue
+        for _, run_dir, args, _ in _experiment_runs(runs_root, name, *grid_args):
+            if run_dir.is_symlink() or not RunFolder(run_dir).is_complete():
+                continue
+            job = pending.pop(_config_key(args), None)
+            if job is not None:
+                job.same_as = run_dir
 
 
 def _config_key(train_args: list[str]) -> str:
