@@ -36,7 +36,7 @@ NOISE_ARMS = ("redit", "redit-zero_var", "redit-noclip", "dr_grpo+redit")
 
 def arms() -> list[str]:
     """The arms in registry order (the level prefix stripped)."""
-    names = [v.split("-", 1)[1] for v in EXPERIMENTS[NAME].variants]
+    names = [v.split("-", 1)[1] for v in EXPERIMENTS[NAME].variants_for("trl")]
     return list(dict.fromkeys(names))
 
 

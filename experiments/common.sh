@@ -10,12 +10,19 @@
 #   SCALE=tiny    the same recipe on a CPU: the tiny policy, 4 prompts x 4 samples, 3 steps,
 #                 verl's CPU mode (patches/verl_cpu.py, the `hf` rollout), 64/16 data rows
 #   METHOD        grpo | redit-gaussian | redit-uniform | redit-laplace (the method wrappers set it)
-#   ALGORITHM     grpo (default) | dr_grpo | dapo | reinforce_plus_plus | rloo | real: what ReDit wraps
+#   ALGORITHM     grpo (default) | dr_grpo | dapo | reinforce_plus_plus | rloo | real | filter | refill |
+#                 directional_fill: what ReDit wraps
 #                 dr_grpo = no std division + loss_agg_mode=seq-mean-token-sum-norm (Dr.GRPO, arXiv 2503.20783)
 #                 reinforce_plus_plus = verl's estimator + the token-level k1 KL in the reward (RPP_KL_COEF)
 #                 dapo = GRPO + dynamic sampling on the raw acc + clip-higher 0.2/0.28 + token-mean
 #                 loss + the dapo reward manager's overlong penalty (last quarter of MAX_RESPONSE);
 #                 real = the redit_real estimator + the `real` policy loss (patches/redit_verl.py)
+#                 filter / refill / directional_fill = the remedies for saturated groups (redit/algorithms.py):
+#                 filter = +algorithm.redit_remedy.filter (saturated groups out, loss renormalised);
+#                 refill = verl's DAPO dynamic sampling alone (algorithm.filter_groups on the raw acc, at
+#                 most REFILL_MAX_DRAWS generation batches, default 5); directional_fill =
+#                 +algorithm.redit_remedy.fill_strength=FILL_STRENGTH (default 0.1)
+#   GROUP_SCALE   k: ROLLOUT_N x k with TRAIN_BATCH and MINI_BATCH / k (a larger group at equal samples)
 #   REAL_LABELS   dithered (default) | raw: REAL's label source (redit/algorithms.py real_labels)
 #   SCOPE         all (default) | zero_var | mixed: which prompt groups get noise (by raw rewards)
 #   ADAPTIVE      flip_rate | grad_norm: adaptive sigma (redit/adaptive_sigma.py) from SIGMA; ADAPTIVE_SETPOINT
@@ -110,15 +117,16 @@ esac
 # algorithm -> the verl estimator ReDit wraps (Dr.GRPO = GRPO without the std division)
 ALGORITHM="${ALGORITHM:-grpo}"; NORM_STD=True
 case "$ALGORITHM" in
-  grpo|dapo)           ADV=redit_grpo ;;
+  grpo|dapo|filter|refill|directional_fill) ADV=redit_grpo ;;
   dr_grpo)             ADV=redit_grpo; NORM_STD=False ;;
   reinforce_plus_plus) ADV=redit_reinforce_plus_plus ;;
   rloo)                ADV=redit_rloo ;;
   real)                ADV=redit_real ;;
-  *) echo "error: ALGORITHM must be grpo, dr_grpo, dapo, reinforce_plus_plus, rloo or real; got '$ALGORITHM'" >&2; exit 2 ;;
+  *) echo "error: ALGORITHM must be grpo, dr_grpo, dapo, reinforce_plus_plus, rloo, real, filter, refill or directional_fill; got '$ALGORITHM'" >&2; exit 2 ;;
 esac
 : "${SIGMA:=0.0}" "${SCHEDULE:=constant}" "${SIGMA_END:=0.0}" "${SCOPE:=all}" "${REAL_LABELS:=dithered}"
 : "${ADAPTIVE:=none}" "${ADAPTIVE_SETPOINT:=}"
+: "${REFILL_MAX_DRAWS:=5}" "${FILL_STRENGTH:=0.1}" "${GROUP_SCALE:=1}"   # redit/algorithms.py REFILL_MAX_DRAWS, FILL_STRENGTH
 case "$ADAPTIVE" in none|flip_rate|grad_norm) ;; *) echo "error: ADAPTIVE must be none, flip_rate or grad_norm; got '$ADAPTIVE'" >&2; exit 2 ;; esac
 # REINFORCE++'s KL-in-reward coefficient: verl's algorithm.kl_ctrl.kl_coef default (0.001, also the KL
 # coefficient of verl's examples/reinforce_plus_plus_trainer script, which applies it as a loss); the
@@ -170,6 +178,10 @@ algorithm_overrides() {  # the overrides that make ALGORITHM on top of the estim
             +reward.reward_kwargs.max_resp_len="$MAX_RESPONSE" +reward.reward_kwargs.overlong_buffer_cfg.enable=True \
             +reward.reward_kwargs.overlong_buffer_cfg.len="$(( MAX_RESPONSE / 4 ))" \
             +reward.reward_kwargs.overlong_buffer_cfg.penalty_factor=1.0 +reward.reward_kwargs.overlong_buffer_cfg.log=False ;;
+    filter) echo +algorithm.redit_remedy.filter=True ;;
+    refill) echo algorithm.filter_groups.enable=True algorithm.filter_groups.metric=acc \
+              algorithm.filter_groups.max_num_gen_batches="$REFILL_MAX_DRAWS" ;;
+    directional_fill) echo +algorithm.redit_remedy.fill_strength="$FILL_STRENGTH" ;;
     # whole prompt groups in each micro-batch, in order (the redit_sync trainer orders the batch by
     # group; the estimator checks they are contiguous)
     real) echo actor_rollout_ref.actor.policy_loss.loss_mode=real +algorithm.real.labels="$REAL_LABELS" \
@@ -180,22 +192,24 @@ algorithm_overrides() {  # the overrides that make ALGORITHM on top of the estim
 # Every variable a recipe run depends on: a launcher job (LAUNCH_LIST) records their resolved values,
 # so the job reruns exactly this run wherever it is scheduled.
 RECIPE_VARS=(SCALE METHOD ALGORITHM SIGMA NOISE_STD SCHEDULE SIGMA_END SCOPE ADAPTIVE ADAPTIVE_SETPOINT REAL_LABELS
+  REFILL_MAX_DRAWS FILL_STRENGTH GROUP_SCALE
   RPP_KL_COEF SEED RUN_DIR MODEL STEPS TRAIN_BATCH MINI_BATCH ROLLOUT_N LR CLIP_GRAD WEIGHT_DECAY BETAS WARMUP_RATIO
   LR_SCHEDULER TEMPERATURE MAX_PROMPT MAX_RESPONSE TP GPUS_PER_NODE NNODES TEST_FREQ SAVE_FREQ KEEP_CHECKPOINTS
   LOGGERS PROJECT REWARD REWARD_STYLE PROMPT_STYLE DATA_ROOT DATA_LIMITS REDIT_EXPERIMENT)  # not PY: the cluster's own
 
 check_recipe_vars() {  # one line naming the variable, before any work (a dry run included)
   local v
-  for v in STEPS TRAIN_BATCH MINI_BATCH GPUS_PER_NODE NNODES TP MAX_PROMPT MAX_RESPONSE; do
+  for v in STEPS TRAIN_BATCH MINI_BATCH GPUS_PER_NODE NNODES TP MAX_PROMPT MAX_RESPONSE REFILL_MAX_DRAWS GROUP_SCALE; do
     [[ -z "${!v:-}" || "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "error: $v must be a whole number >= 1; got '${!v}'" >&2; exit 2; }
   done
   [[ -z "${ROLLOUT_N:-}" || ( "$ROLLOUT_N" =~ ^[0-9]+$ && "$ROLLOUT_N" -ge 2 ) ]] \
     || { echo "error: ROLLOUT_N must be a whole number >= 2 (group-normalised advantages need a group); got '$ROLLOUT_N'" >&2; exit 2; }
   [[ "$SEED" =~ ^[0-9]+$ ]] || { echo "error: SEED must be a whole number >= 0; got '$SEED'" >&2; exit 2; }
-  "$PY" - "${LR:-1}" "$SIGMA" <<'PYCHECK' || exit 2
+  "$PY" - "${LR:-1}" "$SIGMA" "$FILL_STRENGTH" "${CLIP_GRAD:-1}" <<'PYCHECK' || exit 2
 import math, sys
-lr, sigma = sys.argv[1:]
-for name, text, ok, rule in (("LR", lr, lambda x: x > 0, "> 0"), ("SIGMA", sigma, lambda x: x >= 0, ">= 0")):
+lr, sigma, fill, clip = sys.argv[1:]
+for name, text, ok, rule in (("LR", lr, lambda x: x > 0, "> 0"), ("SIGMA", sigma, lambda x: x >= 0, ">= 0"),
+                             ("FILL_STRENGTH", fill, lambda x: x >= 0, ">= 0"), ("CLIP_GRAD", clip, lambda x: x > 0, "> 0")):
     try:
         value = float(text)
     except ValueError:
@@ -213,6 +227,12 @@ PYCHECK
 
 launch_verl() {  # launch_verl [extra hydra overrides of the recipe...]
   check_recipe_vars
+  if (( GROUP_SCALE > 1 )); then  # a larger group at equal samples per step
+    (( TRAIN_BATCH % GROUP_SCALE == 0 && MINI_BATCH % GROUP_SCALE == 0 )) \
+      || { echo "error: GROUP_SCALE=$GROUP_SCALE must divide TRAIN_BATCH=$TRAIN_BATCH and MINI_BATCH=$MINI_BATCH" >&2; exit 2; }
+    ROLLOUT_N=$(( ROLLOUT_N * GROUP_SCALE )); TRAIN_BATCH=$(( TRAIN_BATCH / GROUP_SCALE )); MINI_BATCH=$(( MINI_BATCH / GROUP_SCALE ))
+    GROUP_SCALE=1  # applied: a launcher job records the resolved sizes, never scales twice
+  fi
   local name="$METHOD-s$SEED"
   [[ "$ALGORITHM" == grpo ]] || name="$ALGORITHM-$name"
   [[ "$ADAPTIVE" == none ]] || name="adaptive-$ADAPTIVE-$name"

@@ -40,6 +40,12 @@ batch whose groups are not contiguous. Each group's loss is averaged over all gr
 mini-batch (groups that are not mixed count as 0, like zero-advantage groups under GRPO).
 verl's `critic/advantages/*` metrics therefore show the encoded tags for REAL runs, not advantages.
 
+Remedies for saturated groups (`+algorithm.redit_remedy.*`, redit_grpo only; raw rewards, never dithered):
+    filter=true         saturated groups leave the loss, the rest scaled by N / N_kept (DAPO's filter alone)
+    fill_strength=0.1   all-wrong groups get -0.1 on every token, all-correct +0.1 (> 0 reward = correct:
+                        exact for the binary reward)
+Refill (DAPO's dynamic sampling) is verl's own `algorithm.filter_groups` (below).
+
 DAPO needs no code here: verl 0.9.1 has dynamic sampling (`algorithm.filter_groups`, fed the RAW
 `acc` the reward returns, so dithering cannot change which groups are kept), clip-higher and the
 `dapo` reward manager's overlong penalty; experiments/common.sh sets them for ALGORITHM=dapo.
@@ -68,13 +74,13 @@ from pathlib import Path
 import torch
 
 from redit.adaptive_sigma import controller_from_section, flip_rate
-from redit.algorithms import real_group_losses, real_labels
+from redit.algorithms import directional_fill, filter_saturated, real_group_losses, real_labels
 from redit.dither import DitherConfig, dither, sigma_at, zero_std_group_frac
 from redit.runlog import RunFolder
 from redit.runlog import run_config as shared_run_config
 from patches import trl_compat
 from patches.verl_compose import REDIT_ESTIMATORS as BASE_ESTIMATORS
-from patches.verl_compose import real_label_source
+from patches.verl_compose import real_label_source, remedy_options
 from redit import REPO_ROOT
 
 TRAINER_MODE = "redit_sync"
@@ -138,6 +144,13 @@ def _make_estimator(name: str):
                 labels, flips = real_labels(token_level_rewards.sum(-1), per_response, list(index), real_label_source(config))
                 metrics["real/label_flip_rate"] = flips
                 advantages = encode_real_labels(labels[:, None] * response_mask, index)
+                returns = advantages
+            remedy = remedy_options(config)
+            if base == "grpo" and remedy["filter"]:  # DAPO's filter without refill (refill: algorithm.filter_groups)
+                advantages, metrics["remedy/kept_group_frac"] = filter_saturated(advantages, token_level_rewards.sum(-1), list(index))
+                returns = advantages
+            if base == "grpo" and remedy["fill_strength"] is not None:  # the directional fill of all-equal groups
+                advantages = directional_fill(advantages, token_level_rewards.sum(-1), list(index), remedy["fill_strength"]) * response_mask
                 returns = advantages
             return advantages, returns
         stock = core_algos.get_adv_estimator_fn(base)

@@ -35,6 +35,27 @@ def real_label_source(algorithm_config) -> str:
     return source
 
 
+def remedy_options(algorithm_config) -> dict:
+    """`algorithm.redit_remedy` (redit.algorithms, the remedies experiment): {"filter": bool,
+    "fill_strength": float | None}. ValueError names a bad key or value."""
+    import math
+
+    section = dict(((algorithm_config or {}).get("redit_remedy") or {}).items())
+    unknown = sorted(set(section) - {"filter", "fill_strength"})
+    if unknown:
+        raise ValueError(f"unknown key algorithm.redit_remedy.{unknown[0]}; the keys are filter (true/false) and fill_strength (>= 0).")
+    flag = section.get("filter", False)
+    if not isinstance(flag, bool):
+        raise ValueError(f"algorithm.redit_remedy.filter must be true or false; got {flag!r}.")
+    strength = section.get("fill_strength")
+    if strength is not None and (isinstance(strength, bool) or not isinstance(strength, (int, float))
+                                 or not math.isfinite(strength) or strength < 0):
+        raise ValueError(f"algorithm.redit_remedy.fill_strength must be a finite number >= 0; got {strength!r}.")
+    if flag and strength is not None:
+        raise ValueError("algorithm.redit_remedy: choose filter or fill_strength, not both.")
+    return {"filter": flag, "fill_strength": None if strength is None else float(strength)}
+
+
 def config_dir() -> Path:
     import importlib.util
 
@@ -59,6 +80,11 @@ def compose(overrides: list[str]):
         dither = DitherConfig.from_section(config.algorithm.get("redit"), int(config.trainer.total_training_steps or 0) or 1, where="algorithm.redit")
         controller_from_section(config.algorithm.get("redit_adaptive"), dither, where="algorithm.redit_adaptive")
         real_label_source(config.algorithm)
+        remedy = remedy_options(config.algorithm)
+        if (remedy["filter"] or remedy["fill_strength"] is not None) and REDIT_ESTIMATORS[config.algorithm.adv_estimator] != "grpo":
+            raise ValueError("algorithm.redit_remedy (filter / fill_strength) acts on GRPO advantages: use algorithm.adv_estimator=redit_grpo.")
+    elif (config.algorithm.get("redit_remedy") or {}):
+        raise ValueError("algorithm.redit_remedy needs a ReDit estimator (algorithm.adv_estimator=redit_grpo).")
     return config
 
 

@@ -140,29 +140,35 @@ def _group_view(values, group_size: int) -> torch.Tensor:
     return values.reshape(-1, group_size)
 
 
-def filter_saturated(advantages, raw_rewards, group_size: int) -> tuple[torch.Tensor, float]:
+def filter_saturated(advantages, raw_rewards, groups) -> tuple[torch.Tensor, float]:
     """(advantages with saturated groups zeroed and the rest scaled by N / N_kept, kept fraction).
 
-    A loss that is a mean over the N sequences of a batch (TRL's loss_type "grpo") then becomes the
-    mean over the kept sequences only. With every group saturated the advantages are all zero."""
+    `groups`: the group size G (contiguous groups, as in TRL) or one group id per response (verl's
+    uid). `advantages` may be per response or per token ([N, T]). A loss that is a mean over the N
+    sequences of a batch (TRL's loss_type "grpo") then becomes the mean over the kept sequences only.
+    With every group saturated the advantages are all zero."""
     advantages = torch.as_tensor(advantages)
-    keep = informative_groups(raw_rewards, group_size).to(advantages.device)
+    keep = torch.from_numpy(~constant_group_mask(raw_rewards, groups)).to(advantages.device)
     kept = int(keep.sum())
     scale = keep.numel() / kept if kept else 0.0
-    return advantages * keep.to(advantages.dtype) * scale, kept / keep.numel()
+    factor = keep.to(advantages.dtype) * scale
+    return advantages * factor.reshape(-1, *([1] * (advantages.dim() - 1))), kept / keep.numel()
 
 
-def directional_fill(advantages, raw_correct, group_size: int, strength: float = FILL_STRENGTH) -> torch.Tensor:
-    """Advantages where every sample of an all-wrong group gets -strength and every sample of an
-    all-correct group +strength (by RAW 0/1 correctness); mixed groups keep theirs."""
+def directional_fill(advantages, raw_correct, groups, strength: float = FILL_STRENGTH) -> torch.Tensor:
+    """Advantages where every response of an all-wrong group gets -strength and every response of an
+    all-correct group +strength (by RAW correctness: > 0 is correct); mixed groups keep theirs.
+    `groups`: G or one id per response; `advantages` per response or per token ([N, T], filled on
+    every token: multiply by the response mask)."""
+    from .dither import _group_extremes
+
     advantages = torch.as_tensor(advantages)
-    correct = _group_view(raw_correct, group_size).to(torch.float64)
-    all_correct = (correct > 0).all(dim=1, keepdim=True).expand_as(correct).reshape(-1)
-    all_wrong = (correct <= 0).all(dim=1, keepdim=True).expand_as(correct).reshape(-1)
-    fill = torch.zeros_like(advantages)
-    fill[all_correct.to(advantages.device)] = strength
-    fill[all_wrong.to(advantages.device)] = -strength
-    return torch.where((all_correct | all_wrong).to(advantages.device), fill, advantages)
+    _, group_max, group_min, inverse = _group_extremes(raw_correct, groups)
+    all_correct = torch.from_numpy((group_min > 0)[inverse]).to(advantages.device)
+    all_wrong = torch.from_numpy((group_max <= 0)[inverse]).to(advantages.device)
+    shape = (-1, *([1] * (advantages.dim() - 1)))
+    fill = (all_correct.to(advantages.dtype) - all_wrong.to(advantages.dtype)) * strength
+    return torch.where((all_correct | all_wrong).reshape(shape), fill.reshape(shape).expand_as(advantages), advantages)
 
 
 def select_informative_groups(raw_rewards, group_size: int, target_groups: int) -> tuple[list[int], int]:

@@ -44,6 +44,7 @@ class Variant:
     adaptive: str = "none"
     train: tuple[tuple[str, str], ...] = ()
     backends: tuple[str, ...] = ("trl", "verl")
+    verl: tuple[tuple[str, str], ...] = ()  # extra recipe variables of the verl variant (CLIP_GRAD, GROUP_SCALE, ...)
 
     def with_train(self, **options) -> Variant:
         return replace(self, train=self.train + tuple((k, str(v)) for k, v in options.items()),
@@ -73,6 +74,7 @@ class Variant:
             env["SCOPE"] = self.scope
         if self.adaptive != "none":
             env["ADAPTIVE"] = self.adaptive
+        env.update(self.verl)
         return env
 
 
@@ -209,6 +211,10 @@ def _remedies_variants() -> dict[str, Variant]:
             if arm == "group16":
                 extra = {"num_generations": 16, "prompts_per_step": 4}
             variants[f"{level}-{arm}"] = variant.with_train(**knobs, **extra)
+    # paper scale (verl recipes, the task's own difficulty): every arm, the TRL options as recipe variables
+    for arm, variant in arms.items():
+        extra = (("CLIP_GRAD", f"{NO_CLIP:g}"),) if arm.endswith("-noclip") else (("GROUP_SCALE", "2"),) if arm == "group16" else ()
+        variants[arm] = replace(variant, backends=("verl",), verl=extra)
     return variants
 
 

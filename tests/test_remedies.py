@@ -18,7 +18,7 @@ ADVANTAGES = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.87, -0.87, 0.87, -0.87])
 
 
 def test_filter_removes_saturated_groups_and_renormalises_over_the_kept_sequences():
-    filtered, kept = filter_saturated(ADVANTAGES, CORRECT, group_size=4)
+    filtered, kept = filter_saturated(ADVANTAGES, CORRECT, groups=4)
     assert kept == 0.5
     # a per-sequence mean over 8 rows of which 4 are kept = the mean over the kept 4: scale 8/4 = 2
     assert filtered.tolist() == pytest.approx([0, 0, 0, 0, 1.74, -1.74, 1.74, -1.74])
@@ -27,14 +27,22 @@ def test_filter_removes_saturated_groups_and_renormalises_over_the_kept_sequence
     assert filter_saturated(noisy, CORRECT, 4)[0][:4].tolist() == [0.0] * 4
     everything_saturated, kept = filter_saturated(torch.ones(8), [0] * 8, 4)
     assert kept == 0.0 and everything_saturated.tolist() == [0.0] * 8
+    # verl's form: per-token advantages [N, T] and one group id (uid) per response, in any order
+    order = [4, 0, 5, 1, 6, 2, 7, 3]
+    per_token = ADVANTAGES[order][:, None].repeat(1, 3)
+    uids = [["a", "b"][i >= 4] for i in order]
+    filtered, kept = filter_saturated(per_token, [CORRECT[i] for i in order], uids)
+    assert kept == 0.5 and filtered[:, 0].tolist() == pytest.approx([1.74, 0, -1.74, 0, 1.74, 0, -1.74, 0])
 
 
 def test_directional_fill_pushes_all_wrong_down_all_correct_up_and_leaves_mixed_groups():
     correct = [0, 0, 0, 0] + CORRECT  # all-wrong, all-correct, mixed
     advantages = torch.cat([torch.zeros(4), ADVANTAGES])
-    filled = directional_fill(advantages, correct, group_size=4, strength=0.1)
+    filled = directional_fill(advantages, correct, groups=4, strength=0.1)
     assert filled.tolist() == pytest.approx([-0.1] * 4 + [0.1] * 4 + [0.87, -0.87, 0.87, -0.87])
     assert directional_fill(advantages, correct, 4, strength=0.0)[:8].tolist() == [0.0] * 8
+    per_token = directional_fill(advantages[:, None].repeat(1, 2), correct, [g // 4 for g in range(12)], strength=0.1)
+    assert per_token[:, 1].tolist() == pytest.approx(filled.tolist())  # group ids and [N, T] give the same
     assert FILL_STRENGTH == 0.1  # pre-registered in results/tiny/remedies.md
     with pytest.raises(ValueError, match="cannot be split into groups of 5"):
         directional_fill(advantages, correct, 5)
@@ -66,7 +74,8 @@ def test_pad_and_concat_left_pads_prompts_and_right_pads_completions():
 
 def test_remedies_registry_names_every_arm_at_three_levels_and_stays_out_of_the_default_grid():
     experiment = registry.get("remedies")
-    assert len(experiment.variants) == 33 and experiment.seeds == tuple(range(8)) and not experiment.in_default_grid
+    assert len(experiment.variants_for("trl")) == 33 and len(experiment.variants_for("verl")) == 11
+    assert experiment.seeds == tuple(range(8)) and not experiment.in_default_grid
     args = {name: " ".join(v.train_args()) for name, v in experiment.variants.items()}
     assert "--max-grad-norm 1000000.0" in args["hard-redit-noclip"] and "--max-grad-norm" not in args["hard-redit"]
     assert "--num-generations 16 --prompts-per-step 4" in args["medium-group16"]

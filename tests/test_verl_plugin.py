@@ -179,3 +179,40 @@ def test_real_policy_loss_in_verl_is_the_shared_real_loss_averaged_over_the_batc
     assert loss.item() == pytest.approx(expected.item() * 4 / 8, rel=1e-6)
     loss.backward()
     assert new.grad[4:].abs().sum() == 0 and new.grad[:4].abs().sum() > 0  # the all-equal group adds nothing
+
+
+def test_verl_filter_drops_saturated_groups_and_renormalises_like_the_trl_backend():
+    rewards, mask = batch([1, 1, 1, 1, 1, 0, 1, 0])  # group a all correct, group b mixed
+    config = algo(dist="none")
+    stock, _ = run("redit_grpo", rewards, mask, config)
+    config.redit_remedy = {"filter": True}
+    filtered, _ = run("redit_grpo", rewards, mask, config)
+    assert filtered[:4].abs().max() == 0 and torch.allclose(filtered[4:], 2 * stock[4:])  # 8 rows, 4 kept
+    assert redit_verl._step_state["metrics"]["remedy/kept_group_frac"] == 0.5
+    # with noise the saturated group has a signal, and the filter still removes it (raw rewards)
+    config.redit = {"dist": "gaussian", "sigma": 0.1}
+    assert run("redit_grpo", rewards, mask, config)[0][:4].abs().max() == 0
+
+
+def test_verl_directional_fill_gives_all_equal_groups_a_signed_constant_on_valid_tokens():
+    rewards, mask = batch([0, 0, 0, 0, 1, 0, 1, 0])  # group a all wrong, group b mixed
+    config = algo(dist="none")
+    stock, _ = run("redit_grpo", rewards, mask, config)
+    config.redit_remedy = {"fill_strength": 0.1}
+    filled, _ = run("redit_grpo", rewards, mask, config)
+    assert torch.equal(filled[:4], -0.1 * mask[:4]) and torch.allclose(filled[4:], stock[4:])
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    (["+algorithm.redit_remedy.filtr=true"], "unknown key algorithm.redit_remedy.filtr"),
+    (["+algorithm.redit_remedy.fill_strength=-1"], "fill_strength must be a finite number >= 0"),
+    (["+algorithm.redit_remedy.filter=true", "+algorithm.redit_remedy.fill_strength=0.1"], "not both"),
+    (["algorithm.adv_estimator=redit_rloo", "+algorithm.redit_remedy.filter=true"], "use algorithm.adv_estimator=redit_grpo"),
+    (["algorithm.adv_estimator=grpo", "+algorithm.redit_remedy.filter=true"], "needs a ReDit estimator"),
+])
+def test_bad_remedy_section_is_refused_when_composing(overrides, needle):
+    from patches.verl_compose import compose
+
+    base = ["algorithm.adv_estimator=redit_grpo"] if not overrides[0].startswith("algorithm.adv_estimator") else []
+    with pytest.raises(ValueError, match=needle):
+        compose(base + overrides)

@@ -62,12 +62,14 @@ def test_mbpp_uses_the_published_split_and_missing_splits_fail_clearly(tmp_path)
     assert not (tmp_path / "he" / "train.parquet").exists()
 
 
-@pytest.mark.parametrize("ablation", ["baselines", "variance", "distribution", "schedule", "scope", "adaptive"])
+@pytest.mark.parametrize("ablation", ["baselines", "variance", "distribution", "schedule", "scope", "adaptive", "remedies"])
 def test_each_ablation_recipe_prints_its_grid_of_verl_runs(ablation, tmp_path):
     from redit import registry
 
     runs = len(registry.get(ablation).variants_for("verl"))  # the recipe's grid is the registry's entry
-    out = recipe(REPO / f"experiments/ablations/{ablation}.sh", "--dry-run", env={"SEEDS": "0 1", "RUNS": str(tmp_path)})
+    path = REPO / f"experiments/ablations/{ablation}.sh"
+    env = {"SEEDS": "0 1", "RUNS": str(tmp_path)} if path.is_file() else {"SEEDS": "0 1", "RUNS": str(tmp_path), "ABLATION": ablation}
+    out = recipe(path if path.is_file() else REPO / "experiments/ablations/experiment.sh", "--dry-run", env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("-m verl.trainer.main_ppo") == 2 * runs and f"{tmp_path}/{ablation}/gsm8k-" in out.stdout
     assert not any(tmp_path.iterdir())  # a dry run writes nothing
@@ -86,6 +88,21 @@ def test_recipes_express_dapo_and_real_and_verl_accepts_the_overrides(algorithm,
     assert all(n in command for n in needles), [n for n in needles if n not in command]
     # verl's own config composition took every key (the resolved config echoes them)
     assert ("loss_mode: real" in resolved) == (algorithm == "real") and ("clip_ratio_high: 0.28" in resolved) == (algorithm == "dapo")
+
+
+@pytest.mark.parametrize("env,needles", [
+    ({"ALGORITHM": "filter"}, ["+algorithm.redit_remedy.filter=True"]),
+    ({"ALGORITHM": "refill"}, ["algorithm.filter_groups.enable=True", "algorithm.filter_groups.metric=acc",
+                               "algorithm.filter_groups.max_num_gen_batches=5"]),
+    ({"ALGORITHM": "directional_fill", "FILL_STRENGTH": "0.2"}, ["+algorithm.redit_remedy.fill_strength=0.2"]),
+    ({"GROUP_SCALE": "2"}, ["actor_rollout_ref.rollout.n=8", "data.train_batch_size=2", "ppo_mini_batch_size=2"]),
+    ({"CLIP_GRAD": "1e6"}, ["actor_rollout_ref.actor.optim.clip_grad=1e6"]),
+])
+def test_recipes_express_each_remedy_and_verl_composes_it(env, needles):
+    proc = recipe(REPO / "experiments/gsm8k/run.sh", "--dry-run", env={**env, "SCALE": "tiny"}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    command = proc.stdout.split("# resolved verl config:")[0]
+    assert all(n in command for n in needles), [n for n in needles if n not in command]
 
 
 def test_there_is_a_recipe_per_task_and_method():
@@ -137,6 +154,9 @@ def test_a_typo_in_an_override_fails_composition(bad, needle):
     ({}, ["--dry-run", "steps"], "unknown option"),
     ({"ADAPTIVE": "loss"}, ["--dry-run"], "ADAPTIVE must be"),
     ({"SIGMA": "-1", "METHOD": "redit-gaussian"}, ["--dry-run"], "SIGMA must be a finite number"),
+    ({"ALGORITHM": "directional_fill", "FILL_STRENGTH": "-0.1"}, ["--dry-run"], "FILL_STRENGTH must be a finite number"),
+    ({"GROUP_SCALE": "3", "SCALE": "tiny"}, ["--dry-run"], "GROUP_SCALE=3 must divide TRAIN_BATCH=4"),
+    ({"REFILL_MAX_DRAWS": "0"}, ["--dry-run"], "REFILL_MAX_DRAWS must be a whole number"),
     ({"SCALE": "tiny", "MODEL": "/nonexistent/model", "RUN_DIR": "/tmp/redit-never-written"}, [], "no model at MODEL=/nonexistent/model"),
 ])
 def test_bad_recipe_input_is_one_line_before_anything_runs(env, args, needle):
