@@ -77,6 +77,13 @@ def _ratio(a: float, b: float) -> float:
     return math.inf if math.isinf(a) else (a / b if b > 0 else (math.nan if a == 0 else math.inf))
 
 
+def _percentile(values: np.ndarray, q: float) -> float:
+    """Percentile where +inf (censored) is a value larger than every finite one, not a NaN maker."""
+    big = 1e300
+    value = float(np.percentile(np.where(np.isinf(values), big, values), q))
+    return math.inf if value >= big / 2 else value
+
+
 def bootstrap_medians(steps: dict[str, dict], seed: int = 0) -> dict:
     """Per arm: median and percentile 95 % CI over resampled runs; the ReDit/GRPO ratio of medians with
     a paired bootstrap (the same resampled seeds for both arms). `steps`: arm -> {seed: steps}."""
@@ -90,12 +97,12 @@ def bootstrap_medians(steps: dict[str, dict], seed: int = 0) -> dict:
     ratios = np.array([_ratio(a, b) for a, b in zip(med_r, med_g)])
     finite = ratios[~np.isnan(ratios)]
     out = {"n_pairs": len(seeds), "ratio": _ratio(_median(r), _median(g)),
-           "ratio_lo": float(np.percentile(finite, 2.5)) if len(finite) else math.nan,
-           "ratio_hi": float(np.percentile(finite, 97.5)) if len(finite) else math.nan,
+           "ratio_lo": _percentile(finite, 2.5) if len(finite) else math.nan,
+           "ratio_hi": _percentile(finite, 97.5) if len(finite) else math.nan,
            "ratio_undefined_resamples": float(np.isnan(ratios).mean())}
     for arm, values, meds in (("grpo", g, med_g), ("redit", r, med_r)):
-        out.update({f"{arm}_median": _median(values), f"{arm}_lo": float(np.percentile(meds, 2.5)),
-                    f"{arm}_hi": float(np.percentile(meds, 97.5)), f"{arm}_never": int(np.isinf(values).sum())})
+        out.update({f"{arm}_median": _median(values), f"{arm}_lo": _percentile(meds, 2.5),
+                    f"{arm}_hi": _percentile(meds, 97.5), f"{arm}_never": int(np.isinf(values).sum())})
     return out
 
 
