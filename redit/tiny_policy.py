@@ -4,7 +4,11 @@ SFT-warmed on the tiny task until its *sampled* accuracy reaches a target, and c
     python -m redit.tiny_policy            # build (or reuse) the default policy, print its report
 
 The cache key is a hash of every knob (task, model, SFT); a finished policy folder holds
-`config.json`, `model.safetensors`, the tokenizer files and `sft_report.json`. It is written to a
+`config.json`, `model.safetensors`, the tokenizer files and `sft_report.json` (with the machine and
+thread count it was built on). The warm-up is NOT bit-reproducible across machines or thread counts:
+the same key gave greedy accuracy 0.485 (the committed regime runs' machine, 1 thread), 0.545 and 0.64
+(another machine, 1 and 2 threads). Runs compared with each other must share one built policy; the
+run folder records its report (config.json `model.tiny_policy`). It is written to a
 temporary folder and renamed at the end, so an interrupted warm-up never leaves a half policy.
 """
 
@@ -273,6 +277,7 @@ def sft_warmup(spec: TinyPolicySpec, out_dir: Path, log=print) -> dict:
         "spec": asdict(spec), "key": spec.key(), "steps": step, "seconds": round(time.time() - start, 1),
         "sampled_acc": sampled, "greedy_acc": greedy_acc, "eval_problems": len(test),
         "n_params": sum(p.numel() for p in model.parameters()), "torch_threads": torch.get_num_threads(),
+        "machine": _machine(), "torch": torch.__version__,
         "fitted_max_new_tokens": _fit_max_new_tokens(tokenizer, spec.task),
         "history": history,
     }
@@ -283,6 +288,19 @@ def sft_warmup(spec: TinyPolicySpec, out_dir: Path, log=print) -> dict:
     tokenizer.save_pretrained(out_dir)
     (out_dir / "sft_report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _machine() -> str:
+    """The CPU model (floating-point results of the warm-up depend on it)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def policy_spec(size: str = "small") -> TinyPolicySpec:
