@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# GSM8K with Qwen2.5-7B-Instruct (paper: Figure 1, main table), with the paper's released-code reward
+# GSM8K with Qwen2.5-7B-Instruct (the paper's Figure 1 names Qwen2.5-7B; the instruct variant is this project's choice), with the paper's released-code reward
 # (5 parts, max 5.0) and <reasoning>/<answer> prompt by default (REWARD_STYLE=binary: 0/1 + verl's prompt).
 #   experiments/gsm8k/grpo.sh | redit_gaussian.sh | redit_uniform.sh  [--dry-run] [key=value ...]  (SCALE=smoke|tiny)
 TASK=gsm8k; DATA_TASK=gsm8k
 source "$(dirname "$0")/../common.sh" "$@"
-: "${MODEL:=Qwen/Qwen2.5-7B-Instruct}"   # paper (Figures 1 and 3); the released code family defaults to the 1.5B
+: "${MODEL:=Qwen/Qwen2.5-7B-Instruct}"   # paper Figures 1 and 3: Qwen2.5-7B (instruct: our guess); the released code family defaults to the 1.5B
 : "${STEPS:=1000}"                        # paper: Figure 1 runs 1000 steps
 released_code_hyperparameters             # n 16, lr 5e-6, clip 0.1, 256/786 tokens, ... (experiments/common.sh)
 : "${TP:=2}" "${GPUS_PER_NODE:=8}" "${NNODES:=1}"   # verl's 7B example machine (examples/grpo_trainer/run_qwen2-7b.sh)
