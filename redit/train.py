@@ -40,6 +40,7 @@ from .runlog import run_config as shared_run_config
 from .tasks import CODE_TASKS, TASKS
 from .tiny_policy import TinyPolicySpec
 
+MAX_GROUP, MAX_COMPLETIONS_PER_STEP = 4096, 65536  # beyond these a step would not finish on any machine here
 BACKENDS = ("trl",)  # verl runs go through experiments/ recipes (python -m verl.trainer.main_ppo)
 DEFAULT_RECIPE = REPO_ROOT / "experiments" / "trl" / "tiny.yaml"
 LEGACY_FLAGS = {"--steps": "--max_steps", "--lr": "--learning_rate", "--max-new-tokens": "--max_completion_length",
@@ -184,17 +185,26 @@ def parse_args(argv=None) -> ParsedArgs:
 
     parser.error = one_line_error
     recipe = DEFAULT_RECIPE
+    argv = [part for arg in argv for part in (arg.split("=", 1) if arg.startswith("--config=") else [arg])]
     if "--config" in argv:
         i = argv.index("--config")
         recipe = Path(argv[i + 1]) if i + 1 < len(argv) else None
         argv = argv[:i] + argv[i + 2:]
         if recipe is None or not recipe.is_file():
             raise ValueError(f"--config {recipe} is not a file; pass a YAML recipe such as experiments/trl/tiny.yaml.")
-    config = yaml.safe_load(recipe.read_text()) or {}
+    try:
+        config = yaml.safe_load(recipe.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise ValueError(f"recipe {recipe} is not valid YAML{at}; fix it (experiments/trl/tiny.yaml is an example).") from None
     if not isinstance(config, dict):
         raise ValueError(f"recipe {recipe} must be a YAML mapping of option: value.")
-    for key, value in (config.pop("env", None) or {}).items():  # TRL's `env:` section
-        os.environ[key] = str(value)
+    env = config.pop("env", None) or {}
+    if not isinstance(env, dict):
+        raise ValueError(f"recipe {recipe}: `env:` must be a mapping of VARIABLE: value (TRL's convention).")
+    for key, value in env.items():  # TRL's `env:` section
+        os.environ[str(key)] = str(value)
     unknown = parser.set_defaults_with_config(**config)
     if unknown:
         raise ValueError(f"recipe {recipe} has unknown options {unknown[::2]}; see `python -m redit.train --help`.")
@@ -247,6 +257,11 @@ def resolve_config(parsed: ParsedArgs) -> dict:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {value}.")
     if t.num_generations < 2:
         raise ValueError(f"--num-generations must be >= 2 for group-normalised advantages; got {t.num_generations}.")
+    if t.num_generations > MAX_GROUP or r.prompts_per_step * t.num_generations > MAX_COMPLETIONS_PER_STEP:
+        raise ValueError(f"--num-generations {t.num_generations} x --prompts-per-step {r.prompts_per_step} completions a step is "
+                         f"beyond this backend's bounds (G <= {MAX_GROUP}, <= {MAX_COMPLETIONS_PER_STEP} a step); choose smaller values.")
+    if t.gradient_accumulation_steps < 1:
+        raise ValueError(f"--gradient_accumulation_steps must be >= 1; got {t.gradient_accumulation_steps}.")
     for name, value, low in (("lr", t.learning_rate, "> 0"), ("temperature", t.temperature, "> 0"),
                              ("max-grad-norm", t.max_grad_norm, ">= 0 (0 = no clipping)")):
         if value is None or not math.isfinite(value) or value < 0 or (low == "> 0" and value == 0):
@@ -254,6 +269,13 @@ def resolve_config(parsed: ParsedArgs) -> dict:
     if r.dist == "none" and (r.sigma or r.sigma_end or r.schedule != "constant"):
         raise ValueError("--dist none (plain GRPO) adds no noise, so --sigma/--sigma-end/--schedule would be ignored; "
                          "choose a noise --dist (gaussian, uniform, laplace) or drop them.")
+    if r.dist != "none" and r.schedule == "constant" and r.sigma_end:
+        raise ValueError("--sigma-end applies to a decaying or increasing --schedule (linear, cosine, ...); with the constant "
+                         "schedule it would be ignored: drop it or choose a --schedule.")
+    if r.dist == "none" and r.scope != "all":
+        raise ValueError("--scope chooses which groups get noise, and --dist none adds none: choose a noise --dist or drop --scope.")
+    if r.setpoint is not None and r.adaptive == "none":
+        raise ValueError("--setpoint is the target of --adaptive (flip_rate or grad_norm); without it the setpoint would be ignored.")
     for name in ("val_problems", "train_problems"):
         if getattr(r, name) is not None and getattr(r, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(r, name)}.")
@@ -269,6 +291,7 @@ def resolve_config(parsed: ParsedArgs) -> dict:
         raise ValueError("geo3k needs a vision-language policy, which this TRL backend does not wire yet; "
                          "run experiments/geo3k (verl) instead.")
     reward = resolve_reward(r.task, r.reward)
+    _check_trackers(t.report_to)
     if t.use_vllm:
         import importlib.util
 
@@ -326,8 +349,33 @@ def resolve_config(parsed: ParsedArgs) -> dict:
     }
 
 
+def _check_trackers(report_to) -> None:
+    """A tracker that would fail after the run folder is written (wandb without a login) fails here."""
+    import importlib.util
+
+    trackers = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    installed = importlib.util.find_spec("wandb") is not None
+    if "wandb" in trackers or ("all" in trackers and installed):
+        if not installed:
+            raise ValueError("--report_to wandb needs the wandb package (pip install wandb), or drop it.")
+        offline = os.environ.get("WANDB_MODE", "").lower() in ("offline", "disabled", "dryrun")
+        netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+        logged_in = bool(os.environ.get("WANDB_API_KEY")) or (netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"))
+        if not (offline or logged_in):
+            raise ValueError("--report_to wandb but no wandb login (WANDB_API_KEY or `wandb login`); log in, or set "
+                             "WANDB_MODE=offline to log locally.")
+
+
 def _check_run_dir(run_dir: Path) -> None:
     """The run folder must be (or be creatable as) a folder: one line instead of an OSError later."""
+    if not str(run_dir).strip() or str(run_dir) in (".", "./"):
+        raise ValueError("--run-dir must name a run folder (e.g. runs/tiny/my-run), not the working directory.")
+    if any(len(part.encode()) > 255 for part in run_dir.parts):
+        raise ValueError("--run-dir has a name longer than 255 bytes, which no file system takes; choose a shorter --run-dir.")
+    try:
+        run_dir.resolve(strict=False)
+    except (OSError, RuntimeError):
+        raise ValueError(f"--run-dir {run_dir} cannot be resolved (a symlink loop?); choose another --run-dir.") from None
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"--run-dir {run_dir} is a file, not a folder; choose another --run-dir.")
     for parent in run_dir.parents:
@@ -416,6 +464,8 @@ def _main(argv=None) -> int:
             run.lock()
         except RunFolderBusy as err:
             return _error(str(err))
+        except OSError as err:  # a name too long, a loop, a folder under /proc, a read-only disk
+            return _error(f"cannot write the run folder {run.path} ({err.strerror or type(err).__name__}); choose another --run-dir.")
     if run.last_step() is not None and is_main:
         print(f"[restart] {run.path} was unfinished (last step {run.last_step()}); starting it again from step 0")
     data = {"train_rows": len(train_rows), "val_rows": len(val_rows), "source": val_rows[0].get("data_source")}

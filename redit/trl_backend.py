@@ -282,6 +282,9 @@ def check_model_folder(folder: Path) -> None:
     except Exception as err:
         raise ValueError(f"model folder {folder}: config.json cannot be read ({type(err).__name__}); "
                          "replace the folder (the tiny policy: delete it and it is rebuilt).") from None
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
+        raise ValueError(f"model folder {folder} has no weights (*.safetensors or *.bin); copy the whole model folder "
+                         "(the tiny policy: delete it and it is rebuilt).")
     for weights in sorted(folder.glob("*.safetensors")):
         try:
             with safe_open(str(weights), framework="pt") as f:

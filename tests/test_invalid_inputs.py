@@ -70,6 +70,27 @@ TRAIN_CASES = {
     "finished run with non-JSON config": (["--run-dir", "{damaged_run}"], "is not readable JSON"),
     "finished run with other steps": (["--run-dir", "{finished_run}", "--steps", "7"], "different steps"),
     "finished run with another model": (["--run-dir", "{finished_run}", "--steps", "3", "--model", "{other_model}"], "different model;"),
+    # issue 22, second review: run folders that cannot be, malformed recipes, options that would be ignored,
+    # failures that used to come after the run folder was written
+    "run-dir empty": (["--run-dir", ""], "must name a run folder"),
+    "run-dir the working directory": (["--run-dir", "."], "must name a run folder"),
+    "run-dir name of 300 characters": (["--run-dir", "{root}/" + "x" * 300], "longer than 255 bytes"),
+    "run-dir a symlink loop": (["--run-dir", "{loop}/run"], "a symlink loop?"),
+    "run-dir under /proc": (["--run-dir", "/proc/redit-never-written"], "cannot write the run folder /proc/redit-never-written"),
+    "recipe not valid YAML": (["--config", "{broken_yaml}"], "is not valid YAML at line"),
+    "recipe env as a list": (["--config", "{env_list_yaml}"], "`env:` must be a mapping"),
+    "recipe --config=FILE missing": (["--config=/nonexistent.yaml"], "--config /nonexistent.yaml is not a file"),
+    "sigma-end without a schedule": (["--dist", "gaussian", "--sigma", "0.1", "--sigma-end", "0.2"],
+                                     "--sigma-end applies to a decaying"),
+    "setpoint without adaptive": (["--dist", "gaussian", "--sigma", "0.1", "--setpoint", "0.1"], "--setpoint is the target of --adaptive"),
+    "scope with dist none": (["--scope", "zero_var"], "--scope chooses which groups get noise"),
+    "gradient accumulation 0": (["--gradient_accumulation_steps", "0"], "--gradient_accumulation_steps must be >= 1"),
+    "num-generations absurd (would hang)": (["--num-generations", "1000000"], "beyond this backend's bounds"),
+    "completions per step absurd": (["--num-generations", "64", "--prompts-per-step", "100000"], "beyond this backend's bounds"),
+    "wandb without a login": (["--report_to", "wandb"], "no wandb login"),
+    "model folder without weights": (["--model", "{weightless_model}"], "has no weights"),
+    "fill strength without its arm": (["--fill-strength", "0.3"], "--fill-strength is an option of --algorithm directional_fill"),
+    "policy size with a model": (["--policy-size", "large", "--model", "{other_model}"], "--policy-size picks a tiny policy"),
 }
 
 
@@ -103,7 +124,18 @@ def bad_inputs(tmp_path_factory, tiny_policy_path):
     (finished / "config.json").write_text(json.dumps({**cfg, "model": {"path": str(tiny_policy_path), "name_or_path": None}}))
     (finished / "metrics.jsonl").write_text('{"step": 0, "data": {}}\n')
     (finished / "done.json").write_text("{}")
-    return {"file": root / "afile", "empty_dir": root / "empty", "bad_config_model": bad_config, "truncated_model": truncated,
+    (root / "broken.yaml").write_text("task: tiny\nsteps: [1, 2\n")
+    (root / "env_list.yaml").write_text("env:\n  - A=1\n")
+    loop = root / "loop"
+    loop.symlink_to(loop)
+    weightless = root / "weightless_model"
+    weightless.mkdir()
+    for f in tiny_policy_path.iterdir():
+        if f.suffix != ".safetensors":
+            (weightless / f.name).write_bytes(f.read_bytes())
+    return {"broken_yaml": root / "broken.yaml", "env_list_yaml": root / "env_list.yaml", "loop": loop,
+            "weightless_model": weightless,
+            "file": root / "afile", "empty_dir": root / "empty", "bad_config_model": bad_config, "truncated_model": truncated,
             "list_yaml": root / "list.yaml", "unknown_key_yaml": root / "unknown.yaml", "damaged_run": damaged,
             "finished_run": finished, "other_model": other_model, "root": root}
 
