@@ -178,12 +178,27 @@ class RunFolder:
         """Begin (or restart) the run: write config.json, truncate metrics.jsonl, clear done.json."""
         self.lock()
         self.write_config(config)
-        self._metrics_file = open(self.metrics_path, "w")
+        self._metrics_file = open(self.metrics_path, "wb", buffering=0)
 
     def log(self, step: int, data: dict) -> None:
+        """Append one metrics line, whole or not at all: when the disk is full (or a size limit is
+        hit) the partial line is cut off again and the OSError propagates, so every line stays
+        readable and a rerun restarts cleanly once there is space."""
         clean = {k: (float(v) if v is not None and math.isfinite(float(v)) else None) for k, v in data.items()}
-        self._metrics_file.write(json.dumps({"step": int(step), "data": clean}) + "\n")
-        self._metrics_file.flush()
+        line = (json.dumps({"step": int(step), "data": clean}) + "\n").encode()
+        f = self._metrics_file
+        start = f.tell()
+        try:
+            written = 0
+            while written < len(line):
+                written += f.write(line[written:])
+        except OSError:
+            try:
+                f.truncate(start)
+                f.seek(start)
+            except OSError:
+                pass
+            raise
 
     def finish(self, summary: dict) -> None:
         """Write done.json (last: its presence marks a complete run)."""

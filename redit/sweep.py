@@ -155,6 +155,20 @@ def _train_child(args: list[str], log_path: str, sweep_pid: int) -> None:
     sys.exit(code)
 
 
+def _die_with_parent() -> None:
+    """SIGTERM this sweep when the process that started it dies, even by kill -9 (Linux prctl; its runs
+    then end with it, see _die_with_sweep). Opt-in: a sweep started by hand under nohup keeps running."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -256,10 +270,25 @@ def main(argv=None) -> int:
         if getattr(args, name) is not None and getattr(args, name) < 1:
             print(f"error: --{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}.", file=sys.stderr)
             return 2
+    extra = args.train_args.split()
+    owned = sorted({a.split("=")[0] for a in extra} & {"--run-dir", "--run_dir", "--seed", "--steps", "--max_steps"})
+    if owned:
+        print(f"error: --train-args may not set {owned[0]}: the sweep sets every run's folder, seed and steps "
+              "(use --runs, --seeds, --steps).", file=sys.stderr)
+        return 2
+    for name in ("seeds", "ablation_seeds"):
+        values = getattr(args, name) or []
+        twice = sorted({s for s in values if values.count(s) > 1})
+        if twice:
+            print(f"error: --{name.replace('_', '-')} lists seed {twice[0]} twice (one run folder per seed); list each seed once.",
+                  file=sys.stderr)
+            return 2
+    if os.environ.get("REDIT_DIE_WITH_PARENT") == "1":
+        _die_with_parent()  # run_all.sh sets it: kill -9 of run_all.sh must not orphan the training
     if not args.list:
         _start_run_server()
     try:
-        jobs = grid(args.runs, args.experiments, args.seeds, args.steps, args.train_args.split(),
+        jobs = grid(args.runs, args.experiments, args.seeds, args.steps, extra,
                     args.ablation_seeds, args.ablation_steps)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import errno
 import json
 import math
 import os
@@ -472,9 +473,15 @@ def _main(argv=None) -> int:
     if is_main:
         run.start(run_config(cfg, model_info, data))
     name = run.path.name
-    summary = trl_backend.train(run, cfg, parsed.training, parsed.model_args, model_info, train_rows, val_rows,
-                                val_batch_size=parsed.redit.val_batch_size,
-                                progress=lambda msg: print(f"[{name}] {msg}", flush=True))
+    try:
+        summary = trl_backend.train(run, cfg, parsed.training, parsed.model_args, model_info, train_rows, val_rows,
+                                    val_batch_size=parsed.redit.val_batch_size,
+                                    progress=lambda msg: print(f"[{name}] {msg}", flush=True))
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        return _error(f"no space left writing {run.path} ({err.strerror}); its metrics.jsonl holds whole lines only: "
+                      "free space and run the same command again (the run restarts).")
     if is_main:
         trl_dir = run.path / "trl"
         if trl_dir.is_dir() and not any(trl_dir.iterdir()):

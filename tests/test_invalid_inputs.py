@@ -162,6 +162,10 @@ SWEEP_CASES = {
     "unknown experiment": (["--experiments", "nope"], "unknown experiment 'nope'"),
     "seeds not numbers": (["--seeds", "a"], "invalid int value"),
     "unknown option": (["--bogus"], "unrecognized arguments"),
+    "train-args set the run folder": (["--train-args", "--run-dir /tmp/elsewhere"], "--train-args may not set --run-dir"),
+    "train-args set the seed": (["--train-args", "--lr 1e-5 --seed=3"], "--train-args may not set --seed"),
+    "a seed listed twice": (["--seeds", "0", "1", "0"], "lists seed 0 twice"),
+    "an ablation seed listed twice": (["--ablation-seeds", "2", "2"], "--ablation-seeds lists seed 2 twice"),
 }
 
 
@@ -224,6 +228,10 @@ ANALYSIS_CASES = {
     "other runs without --out (would overwrite results/tiny)": (["--runs", "{runs}"], "pass --out DIR"),
     "smooth-evals 0": (["--runs", "{runs}", "--out", "{root}/out", "--smooth-evals", "0"], "--smooth-evals must be >= 1"),
     "unknown option": (["--bogus"], "unrecognized arguments"),
+    "train-args set the run folder": (["--train-args", "--run-dir /tmp/elsewhere"], "--train-args may not set --run-dir"),
+    "train-args set the seed": (["--train-args", "--lr 1e-5 --seed=3"], "--train-args may not set --seed"),
+    "a seed listed twice": (["--seeds", "0", "1", "0"], "lists seed 0 twice"),
+    "an ablation seed listed twice": (["--ablation-seeds", "2", "2"], "--ablation-seeds lists seed 2 twice"),
 }
 
 
@@ -278,3 +286,50 @@ def test_a_dry_run_leaves_no_temporary_file(tmp_path):
                           text=True, timeout=300, env={**os.environ, "RUN_DIR": str(tmp_path / "run")})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not {f for f in set(os.listdir("/tmp")) - before if f.startswith("tmp.")}
+
+
+def test_a_full_disk_leaves_only_whole_metrics_lines(tmp_path):
+    """The file-size limit stands in for a full disk (EFBIG like ENOSPC): the write that fails is cut
+    off again, the error propagates, and every line left is readable."""
+    code = f"""
+import resource, signal, json, errno
+from redit.runlog import RunFolder
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+run = RunFolder({str(tmp_path / 'run')!r})
+run.start({{"backend": "trl"}})
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+try:
+    for step in range(1000):
+        run.log(step, {{"critic/score/mean": 0.5, "actor/grad_norm": 1.25}})
+except OSError as err:
+    print("stopped", step, errno.errorcode[err.errno])
+"""
+    proc = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert proc.stdout.startswith("stopped") and "EFBIG" in proc.stdout, proc.stdout + proc.stderr
+    text = (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert text.endswith("\n") and 0 < len(text) <= 1000
+    steps = [json.loads(line)["step"] for line in text.splitlines()]
+    assert steps == list(range(len(steps))) and int(proc.stdout.split()[1]) == len(steps)
+
+
+def test_the_sweep_dies_with_the_process_that_started_it(tmp_path):
+    """kill -9 of run_all.sh (which sets REDIT_DIE_WITH_PARENT=1) must not orphan the sweep and its runs."""
+    import os
+    import signal
+    import time
+
+    script = f"REDIT_DIE_WITH_PARENT=1 {PY} -m redit.sweep --runs {tmp_path / 'runs'} --experiments main --seeds 0 --steps 50 & wait"
+    parent = subprocess.Popen(["bash", "-c", script], cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "runs" / "sweep.json").is_file():
+        time.sleep(0.5)
+    assert (tmp_path / "runs" / "sweep.json").is_file(), "the sweep never started"
+    out = subprocess.run(["pgrep", "-f", f"redit.sweep --runs {tmp_path / 'runs'}"], capture_output=True, text=True).stdout.split()
+    sweep_pids = [int(pid) for pid in out if int(pid) != parent.pid]
+    assert sweep_pids
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in sweep_pids):
+        time.sleep(0.5)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in sweep_pids), "the sweep outlived run_all.sh"
