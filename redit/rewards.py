@@ -17,6 +17,7 @@ them part by part (the TRL backend logs each part).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 
@@ -216,26 +217,52 @@ def extract_code(response: str) -> str:
     return blocks[0] if blocks else response
 
 
+def _code_reward(run) -> float:
+    """A code reward never raises for what the model wrote or what the row holds: a program that
+    breaks the scorer (or a row it cannot read) scores 0.0. Only a machine without a sandbox raises
+    (SandboxUnavailable, before any training starts)."""
+    from .sandbox import SandboxUnavailable
+
+    try:
+        return float(run())
+    except SandboxUnavailable:
+        raise
+    except Exception as e:  # noqa: BLE001 (RecursionError, MemoryError, UnicodeError, a malformed row, ...)
+        if len(_CODE_ERRORS) < 5:  # say so a few times, never flood a training log
+            _CODE_ERRORS.append(repr(e)[:200])
+            logging.getLogger(__name__).warning("code reward: %s; scored 0.0", _CODE_ERRORS[-1])
+        return 0.0
+
+
+_CODE_ERRORS: list[str] = []
+
+
 def mbpp_correct(response: str, reference, timeout: float = 10.0) -> float:
     from .sandbox import run_tests
 
-    tests = list(reference["test_list"]) if isinstance(reference, dict) else list(reference)
-    setup = reference.get("test_setup_code", "") if isinstance(reference, dict) else ""
-    return float(run_tests(extract_code(response), tests, setup=setup, timeout=timeout).passed)
+    def run():
+        tests = list(reference["test_list"]) if isinstance(reference, dict) else list(reference)
+        setup = reference.get("test_setup_code", "") if isinstance(reference, dict) else ""
+        return run_tests(extract_code(response), tests, setup=setup, timeout=timeout).passed
+
+    return _code_reward(run)
 
 
 def humaneval_correct(response: str, reference, timeout: float = 10.0) -> float:
     """`response` is the completion (a function body continuing the prompt, or a whole function)."""
     from .sandbox import run_tests
 
-    code = extract_code(response)
-    entry = reference["entry_point"]
-    if not re.search(rf"def\s+{re.escape(entry)}\s*\(", code):
-        code = reference.get("prompt", "") + code
-    tests = reference["test"] + f"\ncheck({entry})\n"
-    # The prompt runs on the judge's side too (trusted helpers such as HumanEval/32's `poly`, which
-    # `check` uses); only the entry point is taken from the program.
-    return float(run_tests(code, tests, timeout=timeout, context=reference.get("prompt", ""), calls=(entry,)).passed)
+    def run():
+        code = extract_code(response)
+        entry = reference["entry_point"]
+        if not re.search(rf"def\s+{re.escape(entry)}\s*\(", code):
+            code = reference.get("prompt", "") + code
+        tests = reference["test"] + f"\ncheck({entry})\n"
+        # The prompt runs on the judge's side too (trusted helpers such as HumanEval/32's `poly`, which
+        # `check` uses); only the entry point is taken from the program.
+        return run_tests(code, tests, timeout=timeout, context=reference.get("prompt", ""), calls=(entry,)).passed
+
+    return _code_reward(run)
 
 
 SCORERS = {

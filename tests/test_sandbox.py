@@ -24,6 +24,27 @@ BAD = "def add(a, b):\n    return -1\n"
 MARK = "9876.5"  # argument of every `sleep` a program leaves behind, to find survivors on the host
 # add is right only if `ok` (the attack's result) is truthy
 IF_OK = "def add(a, b):\n    return a + b if ok else None\n"
+DISK_MB, SHM_MB, FILE_MB, NPROC, NOFILE = sandbox.DISK_MB, sandbox.SHM_MB, sandbox.FILE_MB, sandbox.NPROC, sandbox.NOFILE
+# Writes 1 MB at a time into files of at most 4 MB under each of `tops` until every write fails;
+# ok = more than `limit` MB went in.
+FILL = ("import os\ntotal = 0\nfor k, top in enumerate({tops!r}):\n    for i in range(256):\n        try:\n"
+        "            with open(f'{{top}}/fill{{k}}-{{i}}', 'wb') as f:\n                for _ in range(4):\n"
+        "                    f.write(b'x' * (1 << 20)); f.flush(); total += 1 << 20\n"
+        "        except OSError:\n            break\nok = total > ({limit} << 20)\n")
+# 4 MB System V segments, created, filled and detached until shmget or shmat fails
+SYSV_SHM = ("import ctypes\nl = ctypes.CDLL(None, use_errno=True)\nl.shmat.restype = ctypes.c_void_p\ntotal = 0\n"
+            "for _ in range(64):\n    sid = l.shmget(ctypes.c_int(0), ctypes.c_size_t(4 << 20), ctypes.c_int(0o1000 | 0o600))\n"
+            "    if sid < 0: break\n    addr = l.shmat(ctypes.c_int(sid), None, ctypes.c_int(0))\n"
+            "    if addr in (None, ctypes.c_void_p(-1).value): break\n"
+            "    ctypes.memset(addr, 1, 4 << 20); l.shmdt(ctypes.c_void_p(addr)); total += 4 << 20\n"
+            "ok = total > ({limit} << 20)\n")
+# keyctl(2) and add_key(2) through ctypes (no keyutils in the sandbox)
+KEYS = ("import ctypes, os\n_l = ctypes.CDLL(None, use_errno=True)\n"
+        "_NR = {'x86_64': (248, 250), 'aarch64': (217, 219)}.get(os.uname().machine, (248, 250))\n"
+        "def _c(a):\n    return ctypes.c_char_p(a) if isinstance(a, bytes) else a if isinstance(a, ctypes.Array) else ctypes.c_long(a)\n"
+        "def keyctl(*a):\n    return _l.syscall(ctypes.c_long(_NR[1]), *[_c(x) for x in a])\n"
+        "def add_key(desc, ring):\n    return _l.syscall(ctypes.c_long(_NR[0]), _c(b'user'), _c(desc), _c(b'x'), ctypes.c_size_t(1), _c(ring))\n"
+        "def search(ring, desc):\n    return keyctl(10, ring, b'user', desc, 0)\n")
 
 
 def hostile_programs(h):
@@ -99,8 +120,55 @@ def hostile_programs(h):
         "fill the disk": "with open('big', 'wb') as f:\n    while True: f.write(b'x' * (1 << 20))\n" + GOOD,
         "thread bomb": "import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(100,)).start()\n",
         "fd exhaustion": "import os\nfs = []\nwhile True:\n    fs.append(os.open('/dev/null', os.O_RDONLY))\n",
+        # -- escaping the scoring: processes that outlive it (the program process is PID 1 of its namespace)
+        "clear parent-death signal, setsid and linger": f"import ctypes, os, subprocess, threading, time\ntry: os.setsid()\nexcept OSError: pass\nctypes.CDLL(None).prctl(1, 0)\nsubprocess.Popen(['sleep', '{MARK}'], start_new_session=True)\nthreading.Thread(target=time.sleep, args=(3600,)).start()\n" + BAD,
+        "child clears parent-death signal and ignores signals": f"import ctypes, os, signal\nif os.fork() == 0:\n    ctypes.CDLL(None).prctl(1, 0)\n    for s in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT): signal.signal(s, signal.SIG_IGN)\n    os.setsid()\n    os.execv('/bin/sleep', ['sleep', '{MARK}'])\nimport time\ntime.sleep(0.2)\n" + BAD,
+        "linger in a thread after answering": f"import ctypes, os, subprocess, threading, time\nctypes.CDLL(None).prctl(1, 0)\ndef add(a, b):\n    subprocess.Popen(['sleep', '{MARK}'], start_new_session=True)\n    threading.Thread(target=time.sleep, args=(3600,)).start()\n    return -1\n",
+        # -- resources beyond the stated limits (a pass = a limit did not hold)
+        "fill /tmp beyond the quota": FILL.format(tops=("/tmp",), limit=DISK_MB + 1) + IF_OK,
+        "fill the cwd with many files beyond the quota": FILL.format(tops=(".",), limit=DISK_MB + 1) + IF_OK,
+        "fill /tmp and the cwd beyond the shared quota": FILL.format(tops=(".", "/tmp"), limit=DISK_MB + 1) + IF_OK,
+        "fill /dev/shm beyond the quota": FILL.format(tops=("/dev/shm",), limit=SHM_MB + 1) + IF_OK,
+        "fill every writable place beyond the sum": FILL.format(tops=(".", "/tmp", "/dev/shm", "/var/tmp", "/run/lock", "/dev", "/dev/mqueue"), limit=DISK_MB + SHM_MB + 1) + IF_OK,
+        "fallocate past the quota": f"import os\nok = False\nfor top in ('.', '/tmp', '/dev/shm'):\n    try:\n        fd = os.open(top + '/big', os.O_CREAT | os.O_WRONLY)\n        os.posix_fallocate(fd, 0, {DISK_MB + 8} << 20); ok = True\n    except OSError: pass\n" + IF_OK,
+        "write into /dev": "ok = False\nfor name in ('/dev/redit-x', '/dev/shm/../redit-y', '/dev/pts/x'):\n    try: open(name, 'w').write('x'); ok = True\n    except OSError: pass\n" + IF_OK,
+        "remount /tmp with a bigger size": "import ctypes\nl = ctypes.CDLL(None, use_errno=True)\nok = any(l.mount(b'tmpfs', t, b'tmpfs', ctypes.c_ulong(32), b'size=1g') == 0 for t in (b'/tmp', b'/dev/shm'))\n" + IF_OK,
+        "own user namespace (an unsized tmpfs)": "import ctypes\nok = ctypes.CDLL(None).unshare(ctypes.c_int(0x10000000 | 0x00020000)) == 0\n" + IF_OK,
+        "nested unshare -r and mount a tmpfs": "import subprocess\ntry:\n    ok = subprocess.run(['unshare', '-rm', 'sh', '-c', 'mount -t tmpfs none /tmp && head -c 48M /dev/zero > /tmp/x'], capture_output=True).returncode == 0\nexcept OSError:\n    ok = False\n" + IF_OK,
+        "memfd beyond the file size limit": f"import os\nok = False\ntry:\n    fd = os.memfd_create('x')\n    for _ in range({FILE_MB + 2}):\n        os.write(fd, b'x' * (1 << 20))\n    ok = True\nexcept OSError: pass\n" + IF_OK,
+        "SysV shared memory beyond the cap": SYSV_SHM.format(limit=SHM_MB + 1) + IF_OK,
+        "SysV message queues beyond the cap": "import ctypes\nl = ctypes.CDLL(None, use_errno=True)\nn = 0\nwhile n < 200 and l.msgget(ctypes.c_int(0), ctypes.c_int(0o1000 | 0o600)) >= 0:\n    n += 1\nok = n > 16\n" + IF_OK,
+        "more processes than the limit": f"import os, time\nn = 0\ntry:\n    while n < {NPROC} + 10:\n        if os.fork() == 0:\n            time.sleep(30); os._exit(0)\n        n += 1\nexcept OSError: pass\nok = n >= {NPROC}\n" + IF_OK,
+        "more threads than the limit": f"import threading, time\nn = 0\ntry:\n    while n < {NPROC} + 10:\n        threading.Thread(target=time.sleep, args=(30,), daemon=True).start(); n += 1\nexcept RuntimeError: pass\nok = n >= {NPROC}\n" + IF_OK,
+        "more files than the limit": f"import os\nn = 0\ntry:\n    while n < {NOFILE} + 10:\n        os.open('/dev/null', os.O_RDONLY); n += 1\nexcept OSError: pass\nok = n >= {NOFILE}\n" + IF_OK,
+        "raise its own limits": "import resource as r\nok = False\nfor lim in (r.RLIMIT_NPROC, r.RLIMIT_AS, r.RLIMIT_FSIZE, r.RLIMIT_NOFILE, r.RLIMIT_CPU):\n    try: r.setrlimit(lim, (r.RLIM_INFINITY, r.RLIM_INFINITY)); ok = True\n    except (ValueError, OSError): pass\n" + IF_OK,
+        # -- state of the caller's that a scoring could reach (kernel keyrings)
+        "join the caller's session keyring": KEYS + f"ok = keyctl(0, -3, 0) == {h['session_keyring']}\n" + IF_OK,
+        "describe the caller's user keyring": KEYS + f"buf = ctypes.create_string_buffer(256)\nok = keyctl(6, {h['user_keyring']}, buf, 256) > 0\n" + IF_OK,
+        "add a key to the caller's session keyring": KEYS + f"ok = add_key(b'redit-hostile', {h['session_keyring']}) > 0\n" + IF_OK,
     }
     return p
+
+
+# Plant-or-detect programs: each looks for what an earlier scoring of itself would have left behind
+# (ok = found) and, finding nothing, leaves it. Scored several times in a row on the same uid, a
+# pass means state survived from one scoring to the next (the review's guess-and-check channel).
+PKEY = "0x52454449"  # a fixed System V key
+PERSISTENT = {
+    "keyring: the user keyring (@u)": KEYS + "ok = search(-4, b'redit-persist') > 0\nif not ok:\n    keyctl(5, add_key(b'redit-persist', -4), 0x3f3f3f3f)\n" + IF_OK,
+    "keyring: the user session keyring (@us)": KEYS + "ok = search(-5, b'redit-persist') > 0\nif not ok:\n    keyctl(5, add_key(b'redit-persist', -5), 0x3f3f3f3f)\n" + IF_OK,
+    "keyring: the session keyring (@s)": KEYS + "ok = search(-3, b'redit-persist') > 0\nif not ok:\n    keyctl(5, add_key(b'redit-persist', -3), 0x3f3f3f3f)\n" + IF_OK,
+    "keyring: the persistent keyring": KEYS + "pk = keyctl(22, -1, -2)\nok = pk > 0 and search(pk, b'redit-persist') > 0\nif pk > 0 and not ok:\n    add_key(b'redit-persist', pk)\n" + IF_OK,
+    "keyring: a world-viewable key in /proc/keys": KEYS + "ok = b'redit-persist' in open('/proc/keys', 'rb').read()\nif not ok:\n    for ring in (-4, -5, -3):\n        keyctl(5, add_key(b'redit-persist', ring), 0x3f3f3f3f)\n" + IF_OK,
+    "keyring: a counter the judge's verdicts feed": KEYS + "buf = ctypes.create_string_buffer(8)\nk = search(-4, b'redit-count')\nn = int(buf.value or 0) if k > 0 and keyctl(11, k, buf, 8) > 0 else 0\n_l.syscall(ctypes.c_long(_NR[0]), _c(b'user'), _c(b'redit-count'), _c(str(n + 1).encode()), ctypes.c_size_t(len(str(n + 1))), _c(-4))\nok = n >= 1\n" + IF_OK,
+    "files: /tmp, cwd, /dev/shm, /var/tmp, /run/lock": "import os\ntops = ('/tmp', '.', '/dev/shm', '/var/tmp', '/run/lock', '/dev/mqueue')\nok = any(os.path.exists(t + '/redit-persist') for t in tops)\nfor t in tops:\n    try: open(t + '/redit-persist', 'w').write('x')\n    except OSError: pass\n" + IF_OK,
+    "System V shared memory": f"import ctypes\nl = ctypes.CDLL(None)\nok = l.shmget(ctypes.c_int({PKEY}), ctypes.c_size_t(4096), ctypes.c_int(0)) >= 0\nl.shmget(ctypes.c_int({PKEY}), ctypes.c_size_t(4096), ctypes.c_int(0o1000 | 0o666))\n" + IF_OK,
+    "System V message queue": f"import ctypes\nl = ctypes.CDLL(None)\nok = l.msgget(ctypes.c_int({PKEY}), ctypes.c_int(0)) >= 0\nl.msgget(ctypes.c_int({PKEY}), ctypes.c_int(0o1000 | 0o666))\n" + IF_OK,
+    "System V semaphore": f"import ctypes\nl = ctypes.CDLL(None)\nok = l.semget(ctypes.c_int({PKEY}), ctypes.c_int(0), ctypes.c_int(0)) >= 0\nl.semget(ctypes.c_int({PKEY}), ctypes.c_int(1), ctypes.c_int(0o1000 | 0o666))\n" + IF_OK,
+    "POSIX message queue": "import ctypes, os\nl = ctypes.CDLL(None)\nok = l.mq_open(b'/redit-persist', ctypes.c_int(os.O_RDONLY)) >= 0\nl.mq_open(b'/redit-persist', ctypes.c_int(os.O_CREAT | os.O_RDWR), ctypes.c_int(0o666), None)\n" + IF_OK,
+    "POSIX shared memory": "import os\nimport _posixshmem as p\ntry:\n    p.shm_open('/redit-persist', os.O_RDONLY); ok = True\nexcept OSError:\n    ok = False\n    try: p.shm_open('/redit-persist', os.O_CREAT | os.O_RDWR, 0o666)\n    except OSError: pass\n" + IF_OK,
+    "a process left behind serving an abstract socket": f"import ctypes, os, socket, subprocess, threading, time\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect('\\0redit-persist'); ok = True\nexcept OSError:\n    ok = False\n    ctypes.CDLL(None).prctl(1, 0)\n    try: os.setsid()\n    except OSError: pass\n    s.bind('\\0redit-persist'); s.listen(5)\n    subprocess.Popen(['sleep', '{MARK}'], start_new_session=True)\n    threading.Thread(target=time.sleep, args=(3600,)).start()\n" + IF_OK,
+}
 
 
 @pytest.fixture
@@ -117,11 +185,22 @@ def host(tmp_path):
     sentinel = subprocess.Popen(["sleep", "300"])
     tmpname = f"redit-hostile-{os.getpid()}"
     yield {"victim": victim, "port": server.getsockname()[1], "server": server, "dir": tmp_path,
-           "sentinel": sentinel.pid, "proc": sentinel, "tmpname": tmpname}
+           "sentinel": sentinel.pid, "proc": sentinel, "tmpname": tmpname,
+           "session_keyring": _host_keyring(-3), "user_keyring": _host_keyring(-4)}
     server.close()
     os.environ.pop("REDIT_TEST_SECRET", None)
     sentinel.kill()
     sentinel.wait()
+
+
+def _host_keyring(spec):
+    """Serial of this (host) process's session (-3) or user (-4) keyring; -1 where keyctl is unknown."""
+    import ctypes
+
+    nr = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+    if nr is None:
+        return -1
+    return ctypes.CDLL(None).syscall(ctypes.c_long(nr), ctypes.c_long(0), ctypes.c_long(spec), ctypes.c_long(1))
 
 
 def _survivors():
@@ -139,14 +218,16 @@ def _nofile_limit(pid):
     return next(line for line in open(f"/proc/{pid}/limits") if line.startswith("Max open files"))
 
 
-NAMES = sorted(hostile_programs({"victim": "/v", "dir": "/d", "port": 1, "sentinel": 1, "tmpname": "t"}))
-assert len(NAMES) >= 40
+DUMMY_HOST = {"victim": "/v", "dir": "/d", "port": 1, "sentinel": 1, "tmpname": "t", "session_keyring": 1, "user_keyring": 1}
+NAMES = sorted(hostile_programs(DUMMY_HOST))
+assert len(NAMES) >= 80
 
 
 @pytest.mark.parametrize("isolation", ISOLATIONS)
 @pytest.mark.parametrize("name", NAMES)
-def test_hostile_program_scores_zero_and_leaves_the_host_unchanged(host, isolation, name):
+def test_hostile_program_scores_zero_and_leaves_the_host_unchanged(host, monkeypatch, tmp_path_factory, isolation, name):
     program = hostile_programs(host)[name]
+    private = _tempdir_is_private(monkeypatch, tmp_path_factory)
     limit_before = _nofile_limit(host["sentinel"])
     start = time.time()
     result = run_tests(program, TESTS, timeout=3, memory_mb=512, isolation=isolation)
@@ -161,6 +242,8 @@ def test_hostile_program_scores_zero_and_leaves_the_host_unchanged(host, isolati
     assert sorted(x.name for x in host["dir"].iterdir()) == ["victim.txt"]
     for top in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
         assert not os.path.lexists(os.path.join(top, host["tmpname"])), top
+        assert not [n for n in os.listdir(top) if n.startswith(("fill", "redit-persist", "big"))], top
+    assert os.listdir(private) == [], "the scoring left files in the temporary directory"
     with pytest.raises(BlockingIOError):
         host["server"].accept()  # nobody connected
     assert host["proc"].poll() is None, "a host process was killed"
@@ -260,10 +343,178 @@ def test_no_safe_mode_refuses_with_one_line(monkeypatch):
 
 def test_tests_never_enter_the_sandbox(tmp_path):
     """The program process sees the arguments but not the expected values."""
-    spy = hostile_programs({"victim": "/v", "dir": "/d", "port": 1, "sentinel": 1, "tmpname": "t"})["/proc/self/mem scan"]
+    spy = hostile_programs(DUMMY_HOST)["/proc/self/mem scan"]
     spy = spy.replace("return int(found[0]) if found else -1", "return len(found) + 1")  # found nothing -> 1
     result = run_tests(spy, ["assert add(1, 2) == 1"], isolation=ISOLATIONS[0])
     assert result.passed, result
+
+
+# -- programs (and rows) that used to raise out of the scorer; each must score 0.0 and leave nothing
+MBPP_126 = {"test_list": ["assert sum(10, 15) == 6", "assert sum(100, 150) == 93", "assert sum(4, 6) == 3"]}
+MBPP_126_GOLD = "def sum(a, b):\n    s = 0\n    for i in range(1, min(a, b)):\n        if a % i == 0 and b % i == 0:\n            s += i\n    return s\n"
+ADD_ROW = {"test_list": TESTS}
+HUMANEVAL_ROW = {"prompt": "def add(a, b):\n    '''a + b'''\n", "entry_point": "add",
+                 "test": "def check(candidate):\n    assert candidate(1, 2) == 3\n"}
+BREAKERS = {  # name: (task, response, reference)
+    "3000-deep directory tree": ("mbpp", "import os\nfor _ in range(3000):\n    os.mkdir('d'); os.chdir('d')\n" + BAD, ADD_ROW),
+    "3000-deep tree under an unreadable dir": ("mbpp", "import os\ntop = os.getcwd()\nfor _ in range(3000):\n    os.mkdir('d'); os.chdir('d')\nos.chmod(top + '/d', 0)\n" + BAD, ADD_ROW),
+    "deep tree in /tmp and /dev/shm": ("mbpp", "import os\nfor top in ('/tmp', '/dev/shm'):\n    try:\n        os.chdir(top)\n        for _ in range(2000): os.mkdir('e'); os.chdir('e')\n    except OSError: pass\n" + BAD, ADD_ROW),
+    "builtin-named task, 1+1+...+1 (host parse recursion)": ("mbpp", "def sum(a, b):\n    return " + "1+" * 100000 + "1\n", MBPP_126),
+    "builtin-named task, -(-(...)) (host parse memory)": ("mbpp", "def sum(a, b):\n    return " + "-" * 100000 + "1\n", MBPP_126),
+    "builtin-named task, nested brackets": ("mbpp", "def sum(a, b):\n    return " + "[" * 5000 + "]" * 5000 + "\n", MBPP_126),
+    "lone surrogate in a comment": ("mbpp", "```python\ndef add(a, b):\n    return a + b  # \ud800\n```", ADD_ROW),
+    "lone surrogate in a string": ("mbpp", "def add(a, b):\n    s = '\udfff'\n    return a + b\n", ADD_ROW),
+    "lone surrogate, HumanEval completion": ("humaneval", "    return a + b  # \udc80\n", HUMANEVAL_ROW),
+    "NUL bytes": ("mbpp", "def add(a, b):\n    return a + b\n\x00\n", ADD_ROW),
+    "over MAX_PROGRAM (20 MB)": ("mbpp", GOOD + "#" + "x" * (20 << 20), ADD_ROW),
+    "huge wrong response (12 MB)": ("mbpp", BAD + "#" + "x" * (12 << 20), ADD_ROW),
+    "not a str": ("mbpp", GOOD.encode(), ADD_ROW),
+    "row without tests": ("mbpp", GOOD, {"test_setup_code": ""}),
+    "row whose tests are not Python": ("mbpp", GOOD, {"test_list": ["assert add(1, 2) =="]}),
+    "HumanEval row without an entry point": ("humaneval", "    return a + b\n", {"prompt": "def add(a, b):\n", "test": ""}),
+}
+
+# -- measurements: the program reports what it managed to take; the judge checks it is within the limits
+MEASURES = {  # name: (program, tests)
+    "cwd and /tmp share one quota": (
+        FILL.format(tops=(".", "/tmp"), limit=0) + "def add(a, b):\n    return total >> 20\n",
+        [f"assert {DISK_MB} - 2 <= add(0, 0) <= {DISK_MB}"]),
+    "/dev/shm quota": (
+        FILL.format(tops=("/dev/shm",), limit=0) + "def add(a, b):\n    return total >> 20\n",
+        [f"assert {SHM_MB} - 2 <= add(0, 0) <= {SHM_MB}"]),
+    "one file at most the file size limit": (
+        "total = 0\ntry:\n    with open('one', 'wb') as f:\n        while True:\n            f.write(b'x' * (1 << 20)); f.flush(); total += 1 << 20\nexcept OSError: pass\ndef add(a, b):\n    return total >> 20\n",
+        [f"assert {FILE_MB} - 1 <= add(0, 0) <= {FILE_MB}"]),
+    "processes at most the limit": (
+        "import os, time\nn = 0\ntry:\n    while n < 500:\n        if os.fork() == 0:\n            time.sleep(30); os._exit(0)\n        n += 1\nexcept OSError: pass\ndef add(a, b):\n    return n\n",
+        [f"assert {NPROC} - 8 <= add(0, 0) < {NPROC}"]),
+    "open files at most the limit": (
+        "import os\nn = 0\ntry:\n    while n < 500:\n        os.open('/dev/null', os.O_RDONLY); n += 1\nexcept OSError: pass\ndef add(a, b):\n    return n\n",
+        [f"assert {NOFILE} - 10 <= add(0, 0) < {NOFILE}"]),
+    "address space at most memory_mb": (
+        "best = 0\nfor mb in range(64, 1024, 32):\n    try:\n        x = bytearray(mb << 20); del x; best = mb\n    except MemoryError: break\ndef add(a, b):\n    return best\n",
+        ["assert 256 <= add(0, 0) < 512"]),
+    "System V shared memory at most the cap": (
+        SYSV_SHM.format(limit=0) + "def add(a, b):\n    return total >> 20\n",
+        [f"assert {SHM_MB} - 4 <= add(0, 0) <= {SHM_MB}"]),
+    "no user namespace of its own": (
+        "import ctypes\nr = ctypes.CDLL(None, use_errno=True).unshare(ctypes.c_int(0x10000000))\ne = ctypes.get_errno()\ndef add(a, b):\n    return [r, e]\n",
+        ["import errno\nassert add(0, 0) in ([-1, errno.ENOSPC], [-1, errno.EPERM], [-1, errno.EUSERS])"]),
+}
+
+# -- hogs: each takes all it may of one resource and holds it while a correct solution is scored
+HOGS = {
+    "fork hog": "import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            time.sleep(60); os._exit(0)\n    except OSError:\n        break\ntime.sleep(60)\n",
+    "thread hog": "import threading, time\ntry:\n    while True: threading.Thread(target=time.sleep, args=(60,)).start()\nexcept RuntimeError: pass\ntime.sleep(60)\n",
+    "kill -1 loop": "import os, time\nend = time.time() + 60\nwhile time.time() < end:\n    try: os.kill(-1, 9)\n    except OSError: pass\n",
+    "disk and shared-memory hog": FILL.format(tops=(".", "/tmp", "/dev/shm"), limit=0) + SYSV_SHM.format(limit=0) + "import time\ntime.sleep(60)\n",
+}
+
+
+def _tempdir_is_private(monkeypatch, tmp_path_factory):
+    """Point tempfile at an empty directory of this test's, so whatever the scoring leaves there is seen."""
+    import tempfile
+
+    private = tmp_path_factory.mktemp("tempdir")
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    return private
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+@pytest.mark.parametrize("name", sorted(BREAKERS))
+def test_scorer_returns_zero_and_leaves_nothing(monkeypatch, tmp_path_factory, isolation, name):
+    task, response, reference = BREAKERS[name]
+    private = _tempdir_is_private(monkeypatch, tmp_path_factory)
+    monkeypatch.setenv("REDIT_SANDBOX", isolation)
+    before = set(os.listdir("/tmp"))
+    start = time.time()
+    assert rewards.score(task, response, reference) == 0.0
+    assert time.time() - start < 30
+    assert os.listdir(private) == [], "work or judge dirs left behind"
+    new = {n for n in set(os.listdir("/tmp")) - before if n.startswith("redit-")}
+    assert not new, f"left in the host's /tmp: {new}"
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_builtin_named_task_still_scores_its_gold(monkeypatch, isolation):
+    """The parse guard changes nothing for a real program: MBPP 126's gold still scores 1.0."""
+    monkeypatch.setenv("REDIT_SANDBOX", isolation)
+    assert rewards.score("mbpp", MBPP_126_GOLD, MBPP_126) == 1.0
+    assert rewards.score("mbpp", MBPP_126_GOLD.replace("s += i", "s += 1"), MBPP_126) == 0.0
+    assert rewards.score("humaneval", "    return a + b\n", HUMANEVAL_ROW) == 1.0
+    assert rewards.score("mbpp", GOOD + "#" + "x" * (2 << 20), ADD_ROW) == 1.0  # big, under MAX_PROGRAM
+
+
+def test_remove_tree_removes_what_rmtree_cannot(tmp_path):
+    top = tmp_path / "deep"
+    path = top
+    path.mkdir()
+    os.chdir(path)
+    try:
+        for _ in range(3000):  # relative steps: the absolute path is far over PATH_MAX
+            os.mkdir("d")
+            os.chdir("d")
+        os.mkfifo("fifo")
+        os.chmod(".", 0)
+    finally:
+        os.chdir("/")
+    import shutil
+
+    with pytest.raises((RecursionError, OSError)):
+        shutil.rmtree(top)  # what the old clean-up did: it raised out of the scorer
+    sandbox.remove_tree(str(top))
+    assert not top.exists()
+    sandbox.remove_tree(str(top))  # absent: nothing to do, no error
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+@pytest.mark.parametrize("name", sorted(MEASURES))
+def test_size_limits_hold(isolation, name):
+    if name.startswith("System V") and os.geteuid() != 0:
+        pytest.skip("System V limits are set only when the caller is root")
+    program, tests = MEASURES[name]
+    result = run_tests(program, tests, timeout=10, isolation=isolation)
+    assert result.passed, result
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+@pytest.mark.parametrize("name", sorted(PERSISTENT))
+def test_state_does_not_survive_to_the_next_scoring(monkeypatch, isolation, name):
+    """Scored three times in a row as the SAME uid (the worst case: a root caller rotates through
+    UID_SLOTS uids, a non-root one always has its own): nothing the earlier scorings left is found."""
+    import itertools
+
+    monkeypatch.setattr(sandbox, "_SLOT_COUNTER", itertools.repeat(7))
+    for i in range(3):
+        result = run_tests(PERSISTENT[name], TESTS, timeout=3, isolation=isolation)
+        assert not result.passed, f"{name}: scoring {i + 1} found what scoring {i} left ({result})"
+        assert result.status == "failed", result  # it ran, and its answer was wrong
+    time.sleep(0.2)
+    survivors = _survivors()
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"{name}: left processes behind"
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+@pytest.mark.parametrize("hog", sorted(HOGS))
+def test_a_hog_does_not_fail_a_concurrent_correct_solution(isolation, hog):
+    """verl scores in a thread pool: limits are per scoring, so a hog next to a correct solution
+    costs it nothing (the review saw a fork hog fail a concurrent correct solution 3 times of 3)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(3):
+            held = pool.submit(run_tests, HOGS[hog], TESTS, timeout=4, isolation=isolation)
+            time.sleep(1.0)  # the hog has taken what it can
+            assert not held.done(), "the hog ended early"
+            good = run_tests(GOOD, TESTS, timeout=4, isolation=isolation)
+            assert good.passed, good
+            assert not held.result().passed
+
+
+def test_the_suite_has_over_100_hostile_programs():
+    assert len(NAMES) + len(PERSISTENT) + len(BREAKERS) + len(MEASURES) + len(HOGS) >= 100
 
 
 if __name__ == "__main__":
