@@ -6,10 +6,22 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-[[ -x .venv/bin/python ]] || source scripts/ensure_venv.sh   # the registry is Python: the help needs it too
-EXPERIMENTS="$(.venv/bin/python -m redit.registry names)"
-DEFAULT_GRID="$(.venv/bin/python -m redit.registry names --default-grid)"   # the long studies run with --only
+# The interpreter: $PY when set (a cluster's own environment: PY=python ./run_all.sh --scale paper ...; nothing
+# is installed), else .venv/bin/python, created by scripts/ensure_venv.sh only when a command needs it. The
+# registry (experiment names, --help) needs no torch: without a venv it is read with the system python3.
+USER_PY="${PY:-}"
+need_python() {  # the project's interpreter, installing .venv only when no PY was given
+  if [[ -n "$USER_PY" ]]; then
+    command -v "$USER_PY" >/dev/null || { echo "error: PY=$USER_PY is not a Python on PATH" >&2; exit 2; }
+  else
+    [[ -x .venv/bin/python ]] || source scripts/ensure_venv.sh
+  fi
+}
+REGISTRY_PY="${USER_PY:-.venv/bin/python}"
+[[ -n "$USER_PY" || -x .venv/bin/python ]] || REGISTRY_PY=python3
+registry() { "$REGISTRY_PY" -m redit.registry "$@"; }
 SCALE=tiny; SEEDS=""; STEPS=""; ABL_SEEDS=""; ABL_STEPS=""; ONLY=""; QUICK=0; DRY_RUN=0; RUNS=""; OUT=""; LAUNCHER=local
+PARTITION=""; ACCOUNT=""; MAX_CONCURRENT=""
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 usage() {
@@ -17,6 +29,7 @@ usage() {
 Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--seeds "0 1 2"]
                     [--steps N] [--ablation-seeds "..."] [--ablation-steps N] [--jobs N]
                     [--runs DIR] [--out DIR] [--launcher local|slurm|ray] [--dry-run]
+                    [--partition NAME] [--account NAME] [--max-concurrent N]
 
   --scale           tiny (default; CPU, TRL backend) | paper (the verl recipes on a GPU cluster)
   --quick           one seed, 5 steps per run, 200 validation problems (not 1000), into runs/<scale>-quick
@@ -31,6 +44,9 @@ Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--
   --launcher        with --scale paper: local (default; one run after another here) | slurm (sbatch
                     arrays, one task per run, resources from the recipes) | ray (ray job submit per
                     run); see python -m redit.launch --help
+  --partition       with --launcher slurm: sbatch --partition of every array
+  --account         with --launcher slurm: sbatch --account (the allocation charged)
+  --max-concurrent  with --launcher slurm: at most N tasks of an array at once (--array=0-K%N)
   --dry-run         with --scale paper: print every verl command (local) or the job files and
                     submit commands (slurm, ray); run and write nothing
 
@@ -39,16 +55,24 @@ each with config.json and metrics.jsonl, then results/tiny/ (every table as .md/
 figures, paper_vs_repo.md and a README indexing them; see python -m analysis --help).
 Paper scale: the main table on each task of the registry's main entry and the GSM8K ablations, as experiments/ recipes
 (variables from the environment, e.g. MODEL=... TRAIN_BATCH=...). The environment is created in
-.venv/ if missing.
+.venv/ if missing, when a run needs it (not for --help); PY=python uses that interpreter instead and
+installs nothing (a cluster's environment, see environment.yml).
 
 Experiments (redit/registry.py):
 USAGE
-  .venv/bin/python -m redit.registry list
+  registry list 2>/dev/null || echo "  (listing them needs numpy in $REGISTRY_PY: python3 -m pip install numpy, or source scripts/ensure_venv.sh)"
 }
 
+for arg in "$@"; do  # the help installs nothing and needs no venv
+  [[ "$arg" == -h || "$arg" == --help ]] && { usage; exit 0; }
+done
+if ! EXPERIMENTS="$(registry names 2>/dev/null)"; then  # e.g. a system python3 without numpy
+  need_python; REGISTRY_PY="${USER_PY:-.venv/bin/python}"; EXPERIMENTS="$(registry names)"
+fi
+DEFAULT_GRID="$(registry names --default-grid)"   # the long studies run with --only
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --scale|--only|--seeds|--steps|--ablation-seeds|--ablation-steps|--jobs|--runs|--out|--launcher)
+    --scale|--only|--seeds|--steps|--ablation-seeds|--ablation-steps|--jobs|--runs|--out|--launcher|--partition|--account|--max-concurrent)
       [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || { echo "error: $1 needs a value (see ./run_all.sh --help)" >&2; exit 2; } ;;
   esac
   case "$1" in
@@ -64,6 +88,9 @@ while [[ $# -gt 0 ]]; do
     --out) OUT="$2"; shift 2 ;;
     --dry-run) DRY_RUN=1; shift ;;
     --launcher) LAUNCHER="$2"; shift 2 ;;
+    --partition) PARTITION="$2"; shift 2 ;;
+    --account) ACCOUNT="$2"; shift 2 ;;
+    --max-concurrent) MAX_CONCURRENT="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown option $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
   esac
@@ -73,9 +100,12 @@ case "$LAUNCHER" in local|slurm|ray) ;; *) echo "error: --launcher must be local
 for e in $ONLY; do
   [[ " $EXPERIMENTS " == *" $e "* ]] || { echo "error: --only $e is not an experiment; choose from: $EXPERIMENTS" >&2; exit 2; }
 done
-for n in "$JOBS" ${STEPS:+"$STEPS"} ${ABL_STEPS:+"$ABL_STEPS"}; do
-  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "error: --jobs and --steps take a whole number >= 1, got '$n'" >&2; exit 2; }
+for n in "$JOBS" ${STEPS:+"$STEPS"} ${ABL_STEPS:+"$ABL_STEPS"} ${MAX_CONCURRENT:+"$MAX_CONCURRENT"}; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "error: --jobs, --steps and --max-concurrent take a whole number >= 1, got '$n'" >&2; exit 2; }
 done
+if [[ -n "$PARTITION$ACCOUNT$MAX_CONCURRENT" && ( "$SCALE" != paper || "$LAUNCHER" != slurm ) ]]; then
+  echo "error: --partition, --account and --max-concurrent are sbatch options: use them with --scale paper --launcher slurm" >&2; exit 2
+fi
 for s in $SEEDS $ABL_SEEDS; do
   [[ "$s" =~ ^[0-9]+$ ]] || { echo "error: --seeds takes whole numbers, e.g. --seeds \"0 1 2\"; got '$s'" >&2; exit 2; }
 done
@@ -100,41 +130,44 @@ if [[ "$SCALE" == paper ]]; then
   # Main: every task x method (experiments/<task>/run.sh); every other experiment is its recipe in
   # experiments/ablations/ (GSM8K, the paper's Figure 1 setting). With --launcher slurm|ray the recipes
   # only list their runs (LAUNCH_LIST) and python -m redit.launch submits them.
-  [[ -x .venv/bin/python ]] || source scripts/ensure_venv.sh
+  need_python
+  PY="${USER_PY:-.venv/bin/python}"; export PY   # the recipes (experiments/common.sh) read PY too
   [[ "$RUNS" == /* ]] || RUNS="$PWD/$RUNS"
   flag=(); [[ "$LAUNCHER" == local ]] && (( DRY_RUN )) && flag=(--dry-run)
   if [[ "$LAUNCHER" != local ]]; then export LAUNCH_LIST; LAUNCH_LIST="$(mktemp)"; fi
   for e in $SELECTED; do
     case "$e" in
-      main) eval "$(.venv/bin/python -m redit.registry paper main)"   # PAPER_TASKS and PAPER_SEEDS of the main table
-            variants="$(.venv/bin/python -m redit.registry verl-grid main)"
+      main) eval "$("$PY" -m redit.registry paper main)"   # PAPER_TASKS and PAPER_SEEDS of the main table
+            variants="$("$PY" -m redit.registry verl-grid main)"
             for t in $PAPER_TASKS; do while read -r m vars; do for seed in ${MAIN_SEEDS:-$PAPER_SEEDS}; do
               # shellcheck disable=SC2086
               env $vars SEED="$seed" RUN_DIR="$RUNS/$t-$m-s$seed" DRY_RUN_CONFIG=0 bash "experiments/$t/run.sh" "${flag[@]}"
             done; done <<< "$variants"; done ;;
-      *) if ! .venv/bin/python -m redit.registry verl-grid "$e" >/dev/null 2>&1; then
+      *) if ! "$PY" -m redit.registry verl-grid "$e" >/dev/null 2>&1; then
            echo "# $e: TRL backend only (no verl variant in redit/registry.py); run it with ./run_all.sh --only $e"; continue
          fi
-         eval "$(.venv/bin/python -m redit.registry paper "$e")"
+         eval "$("$PY" -m redit.registry paper "$e")"
          recipe="experiments/ablations/$e.sh"; [[ -f "$recipe" ]] || recipe=experiments/ablations/experiment.sh
          ABLATION="$e" SEEDS="${ABL_SEEDS:-$PAPER_SEEDS}" RUNS="$RUNS" bash "$recipe" "${flag[@]}" ;;
     esac
   done
   if [[ "$LAUNCHER" != local ]]; then
     launch=(--launcher "$LAUNCHER" --list "$LAUNCH_LIST" --out "$RUNS/launch"); (( DRY_RUN )) && launch+=(--dry-run)
-    .venv/bin/python -m redit.launch submit "${launch[@]}"; rm -f "$LAUNCH_LIST"
-    echo "# when the runs are done: .venv/bin/python -m analysis --scale paper --runs $RUNS --out $OUT"
+    [[ -n "$PARTITION" ]] && launch+=(--partition "$PARTITION")
+    [[ -n "$ACCOUNT" ]] && launch+=(--account "$ACCOUNT")
+    [[ -n "$MAX_CONCURRENT" ]] && launch+=(--max-concurrent "$MAX_CONCURRENT")
+    "$PY" -m redit.launch submit "${launch[@]}"; rm -f "$LAUNCH_LIST"
+    echo "# when the runs are done: $PY -m analysis --scale paper --runs $RUNS --out $OUT"
     exit 0
   fi
-  (( DRY_RUN )) || .venv/bin/python -m analysis --scale paper --runs "$RUNS" --out "$OUT"
+  (( DRY_RUN )) || "$PY" -m analysis --scale paper --runs "$RUNS" --out "$OUT"
   exit 0
 fi
 if (( DRY_RUN )); then
   echo "error: --dry-run is for --scale paper; at tiny scale list the runs with: .venv/bin/python -m redit.sweep --list ..." >&2; exit 2
 fi
 
-source scripts/ensure_venv.sh
-PY=.venv/bin/python
+if [[ -n "$USER_PY" ]]; then need_python; PY="$USER_PY"; else source scripts/ensure_venv.sh; PY=.venv/bin/python; fi
 start=$(date +%s)
 echo "[run_all] 1/3 tiny policy (SFT warm-up, cached in checkpoints/)"
 $PY -m redit.tiny_policy --threads "$JOBS"
@@ -146,7 +179,7 @@ sweep_args=()
 [[ -n "$ABL_STEPS" ]] && sweep_args+=(--ablation-steps "$ABL_STEPS")
 (( QUICK )) && sweep_args+=(--train-args "--val-problems 200")  # validation is most of a 5-step run
 # shellcheck disable=SC2086
-$PY -m redit.sweep --runs "$RUNS" --experiments $SELECTED "${sweep_args[@]}" --jobs "$JOBS"
+REDIT_DIE_WITH_PARENT=1 $PY -m redit.sweep --runs "$RUNS" --experiments $SELECTED "${sweep_args[@]}" --jobs "$JOBS"
 echo "[run_all] 3/3 analysis -> $OUT (and a compact copy of the runs in $OUT/runs, read by the notebooks)"
 $PY -m analysis --scale "$SCALE" --runs "$RUNS" --out "$OUT"
 $PY -m analysis --runs "$RUNS" --export-runs "$OUT/runs"

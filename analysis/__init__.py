@@ -8,12 +8,13 @@ headline figure, and steps-to-target. Command line: `python -m analysis --help`.
 """
 
 from . import regime
-from .figures import (accuracy_vs_step, arm_label, figure1, grad_norm_distributions, save, sigma_vs_step,
+from .figures import (accuracy_vs_step, arm_label, figure1, full_arm_label, grad_norm_distributions, save, sigma_vs_step,
                       variance_ablation)
-from .reader import (GRAD_NORM, PAPER_EXPLODE, PAPER_VANISH, RAW_SCORE, Run, default_runs_root, final_val_acc,
+from .reader import (GRAD_NORM, PAPER_EXPLODE, PAPER_VANISH, RAW_SCORE, Run, default_runs_root, event_pairs, final_val_acc,
                      gradient_event_table, gradient_events, load_run, load_runs, method_name, metric, pick_pair,
                      primary_outcome, read_metrics, run_summaries, scale_aware_events, secondary_outcome, tidy,
                      val_column, val_curve)
 from .report import build_report, experiment_table, experiments_of, export_runs, load_reference, main
 from .stats import holm, mde, mean_ci, mean_curve, paired_summary, paired_test, slope_ci, smooth, steps_to_target
-from .tables import EXPERIMENTS, baseline_runs, comparison_table, group_columns, to_latex, to_markdown, write_table
+from .tables import (EXPERIMENTS, baseline_runs, comparison_table, group_columns, one_per_seed, to_latex, to_markdown, unique_runs,
+                     write_table)

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from .reader import (GRAD_NORM, PAPER_EXPLODE, PAPER_VANISH, RAW_SCORE, SIGMA, Run, final_val_acc, gradient_events,
                      metric, run_summaries, val_curve)
 from .stats import mean_ci, mean_curve, steps_to_target
-from .tables import baseline_runs, is_baseline, readable
+from .tables import baseline_runs, is_baseline, missing_baseline_note, one_per_seed, readable, unique_runs
 
 
 def save(fig: Figure, out: Path) -> Path:
@@ -84,6 +84,32 @@ def arm_label(by: list[str] | None = None):
             else:
                 parts.append(f"{c.split('.')[-1]}={readable(value)}")
         return ", ".join([run.method, *(p for p in parts if p)])
+    return label
+
+
+def full_arm_label(runs: list[Run]):
+    """A label function that keeps every arm of `runs` apart: the method, then each part that takes
+    more than one value among the runs of one method: the noise ("std 0.1", or a schedule "linear σ
+    0.1→0"), the scope, adaptive σ, and every setting knob (a regime level's "max_number=20", steps, ...).
+    So a scope arm, a schedule arm or another level is never pooled with the plain arm of its method."""
+    def parts(run: Run) -> dict[str, str]:
+        info = run.info
+        noise = "" if info["dist"] == "none" else (
+            f"{info['schedule']} σ {readable(info['sigma'])}→{readable(float(info['sigma_end'] or 0))}"
+            if info["schedule"] != "constant" else f"std {readable(info['noise_std'])}")
+        found = {"noise": noise, "scope": f"scope {info['scope']}" if info["scope"] != "all" else "",
+                 "adaptive": f"adaptive {info['adaptive']}" if info["adaptive"] != "none" else ""}
+        found.update({k: f"{k.split('.')[-1]}={readable(v)}" for k, v in run.setting.items() if k != "algorithm"})
+        return found
+
+    values: dict[tuple[str, str], set] = {}
+    for run in runs:
+        for kind, text in parts(run).items():
+            values.setdefault((run.method, kind), set()).add(text)
+    shown = {kind for (_, kind), texts in values.items() if len(texts) > 1}
+
+    def label(run: Run) -> str:
+        return ", ".join([run.method, *(text for kind, text in parts(run).items() if kind in shown and text)])
     return label
 
 
@@ -172,9 +198,12 @@ def accuracy_vs_step(runs: list[Run], label=None, reference_step: int | None = N
     grey), mean over seeds with a 95 % t band, n and seeds in the legend. The dashed line is the arm's
     own mean accuracy at reference_step (default: its last evaluation), the paper's Figure 5 layout;
     the triangle marks where the baseline's smoothed curve first reaches it (never: no triangle).
-    Baselines missing from `runs` are looked up in `pool`. Without treated arms: one panel of baselines."""
-    label = label or (lambda r: r.method)
+    Baselines missing from `runs` are looked up in `pool`; an arm without one says so in the title.
+    Without treated arms: one panel of baselines. Default label: full_arm_label (every arm apart)."""
+    runs = unique_runs(runs)
+    label = label or full_arm_label(runs)
     arms: dict[str, list[Run]] = {}
+    missing = []
     for r in runs:
         arms.setdefault(label(r), []).append(r)
     treated = {k: v for k, v in sorted(arms.items()) if not is_baseline(v[0])}
@@ -187,6 +216,8 @@ def accuracy_vs_step(runs: list[Run], label=None, reference_step: int | None = N
             ax.set_title("baselines", fontsize=9)
         else:
             base = baseline_runs(runs, members[0], pool or runs)
+            if not base:
+                missing.append(missing_baseline_note(members[0]))
             base_curve = _band(ax, base, "grey", label(base[0]) if base else "no baseline", "s") if base else pd.DataFrame()
             curve = _band(ax, members, f"C{i % 10}", name, MARKERS[i % len(MARKERS)])
             if not curve.empty:
@@ -203,26 +234,43 @@ def accuracy_vs_step(runs: list[Run], label=None, reference_step: int | None = N
     axes[0].set_ylabel("validation accuracy (%)")
     for ax in axes[::3]:
         ax.set_ylabel("validation accuracy (%)")
-    fig.suptitle(title or "accuracy vs step (mean over seeds, 95% t band)", fontsize=11)
+    title = title or "accuracy vs step (mean over seeds, 95% t band)"
+    fig.suptitle(title + (f"\n{missing[0]}" if missing else ""), fontsize=11)  # never an empty comparison, silently
     fig.tight_layout()
     return fig
 
 
-def variance_ablation(runs: list[Run], title: str | None = None) -> Figure:
+def variance_ablation(runs: list[Run], title: str | None = None, pool: list[Run] | None = None) -> Figure:
     """Final validation accuracy vs the noise standard deviation (log x; dither.noise_std, so a
     uniform half-width a sits at a/√3), mean ± 95 % t-CI over seeds, one line per distribution.
-    Only constant-σ runs on every group (scope all, no adaptive σ) are points; undithered runs
-    (std 0 has no place on a log axis) are the grey band. n per point in the legend."""
+    Only constant-σ runs on every group (scope all, no adaptive σ) are points, and they must share one
+    setting (Run.setting: steps, task, ...; else ValueError: pass one experiment's runs); undithered
+    runs (std 0 has no place on a log axis) of that setting are the grey band: those in `runs`, else in
+    `pool`, each run once and one per seed (tables.baseline_runs), so its n is the runs it averages."""
     import matplotlib.pyplot as plt
 
+    runs = unique_runs(runs)
+    plain = [r for r in runs if not is_baseline(r) and r.info["schedule"] == "constant" and r.info["scope"] == "all"
+             and r.info["adaptive"] == "none" and r.info["noise_std"] > 0]
+    settings = {r.setting_key for r in plain}
+    if len(settings) > 1:
+        differ = sorted({k for r in plain for k, v in r.setting.items() if len({str(o.setting.get(k)) for o in plain}) > 1})
+        raise ValueError(f"these runs mix {len(settings)} settings (they differ in {', '.join(differ)}): a variance figure compares "
+                         "one setting; pass one experiment's runs (its baselines come from pool=...).")
+    if plain:
+        base_runs = baseline_runs(runs, plain[0], pool)
+    else:
+        base_runs = one_per_seed([r for r in runs if is_baseline(r)])
     s = run_summaries(runs)
     fig, ax = plt.subplots(figsize=(6.2, 4.2))
-    base = s[(s["dist"] == "none") & (s["adaptive"] == "none")]["final_acc"]
+    base = pd.Series([final_val_acc(r) for r in base_runs], dtype=float)
     if len(base):
         mean, half, n = mean_ci(base)
         ax.axhline(100 * mean, color="grey", lw=1.2, label=f"no dithering (n={n})")
         if not math.isnan(half):
             ax.axhspan(100 * (mean - half), 100 * (mean + half), color="grey", alpha=0.15, lw=0)
+    elif plain:
+        title = (title or "variance ablation (mean ± 95% t-CI over seeds)") + "\n" + missing_baseline_note(plain[0])
     points = s[(s["dist"] != "none") & (s["schedule"] == "constant") & (s["scope"] == "all")
                & (s["adaptive"] == "none") & (s["noise_std"] > 0)]
     for i, (dist, group) in enumerate(points.groupby("dist")):
@@ -240,13 +288,15 @@ def variance_ablation(runs: list[Run], title: str | None = None) -> Figure:
 
 def grad_norm_distributions(runs: list[Run], vanish: float = PAPER_VANISH, explode: float = PAPER_EXPLODE, label=None,
                             log_counts: bool = False) -> Figure:
-    """Histogram of pre-clip gradient norms (all steps, all seeds; log x) per arm, with the vanishing /
+    """Histogram of pre-clip gradient norms (all steps, all seeds; log x) per arm (default label:
+    full_arm_label, so a scope or schedule arm, or another level, is its own panel), with the vanishing /
     exploding regions shaded, exactly-zero norms as their own bar at the left edge (a log axis has no
     0), and per panel: runs and seeds, the share of steps below / above the paper's thresholds and the
     share exactly zero. log_counts: log-scaled counts, so rare steps stay visible."""
     import matplotlib.pyplot as plt
 
-    label = label or (lambda r: r.method)
+    runs = unique_runs(runs)
+    label = label or full_arm_label(runs)
     methods = sorted({label(r) for r in runs})
     members = {m: [r for r in runs if label(r) == m] for m in methods}
     norms = {m: pd.concat([metric(r, GRAD_NORM) for r in members[m]] or [pd.Series(dtype=float)]) for m in methods}
@@ -284,7 +334,8 @@ def sigma_vs_step(runs: list[Run], title: str | None = None, label=None) -> Figu
     seeds shaded (adaptive σ differs per seed; a schedule does not); n and seeds in the legend."""
     import matplotlib.pyplot as plt
 
-    label = label or arm_label(["schedule", "adaptive"])
+    runs = unique_runs(runs)
+    label = label or full_arm_label([r for r in runs if not metric(r, SIGMA).empty])
     arms: dict[str, list[Run]] = {}
     for run in runs:
         if not metric(run, SIGMA).empty:

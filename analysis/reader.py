@@ -291,17 +291,94 @@ def tidy(runs: list[Run]) -> pd.DataFrame:
     return frame
 
 
-def pick_pair(runs: list[Run], baseline: str = "grpo", treatment: str = "redit-gaussian", seed=None, task=None):
-    """The (baseline, treatment) runs of one seed (default: the lowest seed both methods have); only
-    plain arms (noise on every group at a constant σ) are candidates, so a scope or schedule arm of the
-    same method is never picked."""
-    plain = [r for r in runs if r.info["scope"] == "all" and r.info["adaptive"] == "none" and r.info["schedule"] == "constant"]
-    by_key = {(r.method, r.seed): r for r in plain if task is None or r.task == task}
-    seeds = sorted({s for (m, s) in by_key if m == baseline} & {s for (m, s) in by_key if m == treatment})
-    if not seeds:
-        raise ValueError(f"no seed has both a {baseline!r} and a {treatment!r} run.")
-    seed = seeds[0] if seed is None else seed
-    return by_key[(baseline, seed)], by_key[(treatment, seed)]
+def _plain(run: Run) -> bool:
+    """Noise (if any) on every group at a constant σ: the arm Figure 1 compares."""
+    return run.info["scope"] == "all" and run.info["adaptive"] == "none" and run.info["schedule"] == "constant"
+
+
+def _level_knobs(runs: list[Run]) -> list[str]:
+    keys = sorted({k for r in runs for k in r.setting})
+    return [k for k in keys if len({str(r.setting.get(k)) for r in runs}) > 1]
+
+
+def level_name(run: Run, knobs: list[str]) -> str:
+    """The run's setting as the knobs that vary among its experiment's runs, e.g. "max_number=20, min_ops=2"
+    (a regime level); "one level" when nothing varies."""
+    from .tables import readable
+
+    return ", ".join(f"{k.split('.')[-1]}={readable(run.setting.get(k))}" for k in knobs) or "one level"
+
+
+def _check_methods(runs: list[Run], *names: str) -> None:
+    methods = sorted({r.method for r in runs})
+    for name in names:
+        if name not in methods:
+            raise ValueError(f"{name!r} is not a method of these runs; choose from: {', '.join(methods) or '(no runs)'} "
+                             "(a regime level is not a method: pass level=..., see event_pairs(runs)).")
+
+
+def pick_pair(runs: list[Run], baseline: str = "grpo", treatment: str = "redit-gaussian", seed=None, task=None, level=None):
+    """The (baseline, treatment) runs of one seed and one setting (default: the lowest seed both methods
+    have, in the first level that has it); only plain arms (noise on every group at a constant σ) are
+    candidates, so a scope or schedule arm of the same method is never picked, and both runs share
+    their setting (a regime level: level="max_number=20, ..." as event_pairs names it). A baseline or
+    treatment that is not a method of these runs is a ValueError naming the methods there are."""
+    _check_methods(runs, baseline, treatment)
+    knobs = _level_knobs(runs)
+    plain = [r for r in runs if _plain(r) and (task is None or r.task == task)
+             and (level is None or level_name(r, knobs) == level)]
+    if level is not None and not plain:
+        levels = sorted({level_name(r, knobs) for r in runs})
+        raise ValueError(f"no level {level!r} in these runs; choose from: {'; '.join(levels)}.")
+    by_key = {}
+    for r in sorted(plain, key=lambda r: str(r.path)):
+        by_key.setdefault((r.method, str(r.seed), r.setting_key), r)
+    both = sorted({(s, k) for (m, s, k) in by_key if m == baseline} & {(s, k) for (m, s, k) in by_key if m == treatment},
+                  key=lambda sk: (int(sk[0]) if sk[0].isdigit() else sk[0], str(sk[1])))
+    if seed is not None:
+        both = [(s, k) for s, k in both if s == str(seed)]
+    if not both:
+        raise ValueError(f"no seed has both a {baseline!r} and a {treatment!r} run" + ("" if seed is None else f" at seed {seed}")
+                         + " of one setting (plain arms: scope all, constant σ).")
+    s, k = both[0]
+    return by_key[(baseline, s, k)], by_key[(treatment, s, k)]
+
+
+def event_pairs(runs: list[Run], baseline: str = "grpo", treatment: str = "redit-gaussian", vanish: float = PAPER_VANISH,
+                explode: float = PAPER_EXPLODE) -> pd.DataFrame:
+    """Every (baseline, treatment) pair of plain arms with the same experiment, setting (level) and seed,
+    ranked by its gradient events, most first: vanishing (< vanish, exact zeros included), exploding
+    (> explode) and exactly-zero steps, counted over both runs of the pair. Columns: experiment, level,
+    seed, baseline, treatment (run names), vanishing, exploding, exactly_zero, events (= vanishing +
+    exploding), pair ((baseline Run, treatment Run), for figure1). Which experiment and pair to look at
+    when a default pair shows no events at all."""
+    columns = ["experiment", "level", "seed", "baseline", "treatment", "vanishing", "exploding", "exactly_zero", "events", "pair"]
+    rows = []
+    for experiment in sorted({r.experiment for r in runs}):
+        members = [r for r in runs if r.experiment == experiment]
+        knobs = _level_knobs(members)
+        for level in sorted({level_name(r, knobs) for r in members}):
+            here = [r for r in members if level_name(r, knobs) == level]
+            methods = {r.method for r in here}
+            if baseline not in methods or treatment not in methods:
+                continue
+            seeds = sorted({str(r.seed) for r in here}, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+            for seed in seeds:
+                try:
+                    pair = pick_pair(here, baseline, treatment, seed=seed)
+                except ValueError:
+                    continue
+                counts = {"vanishing": 0, "exploding": 0, "exactly_zero": 0}
+                for run in pair:
+                    g = metric(run, GRAD_NORM)
+                    low, high = gradient_events(g, vanish, explode)
+                    counts["vanishing"] += len(low)
+                    counts["exploding"] += len(high)
+                    counts["exactly_zero"] += int((g == 0).sum())
+                rows.append({"experiment": experiment, "level": level, "seed": pair[0].seed, "baseline": pair[0].name,
+                             "treatment": pair[1].name, **counts, "events": counts["vanishing"] + counts["exploding"], "pair": pair})
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values(["events", "exactly_zero"], ascending=False, kind="stable").reset_index(drop=True)
 
 
 BATCH_KEYS = [RAW_SCORE, "redit/dithered_score/mean", ZERO_STD_RAW, ZERO_STD_DITHERED, SIGMA, "response_length/mean"]

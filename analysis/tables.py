@@ -39,17 +39,45 @@ def unique_runs(runs: list[Run]) -> list[Run]:
     return list({r.path.resolve(): r for r in reversed(runs)}.values())[::-1]
 
 
+def one_per_seed(runs: list[Run], prefer: str | None = None) -> list[Run]:
+    """Distinct runs (unique_runs), at most one per (setting, seed): two runs of one setting and seed are two
+    copies of one baseline (e.g. after --quick, main/grpo-s0 and the regime's default-grpo-s0), shown and
+    counted once. Kept: the run of experiment `prefer`, else of "main", else the first by path."""
+    ordered = sorted(unique_runs(runs), key=lambda r: (r.experiment != prefer, r.experiment != "main", str(r.path)))
+    kept: dict[tuple, Run] = {}
+    for r in ordered:
+        kept.setdefault((r.setting_key, str(r.seed)), r)
+    chosen = {id(r) for r in kept.values()}
+    return [r for r in unique_runs(runs) if id(r) in chosen]
+
+
 def baseline_runs(runs: list[Run], like: Run, pool: list[Run] | None = None) -> list[Run]:
     """The undithered runs of like's setting (Run.setting: same task, algorithm, steps, task
     difficulty, temperature, group size, model, ...; only dithering and seed may differ); the same
-    experiment's runs first, else `pool`."""
+    experiment's runs first, else `pool`. Each run once and one run per seed (one_per_seed), so a
+    baseline's n is the number of distinct runs shown."""
     def matches(r):
         return is_baseline(r) and r.setting_key == like.setting_key
     for candidates in (runs, pool or []):
-        found = unique_runs([r for r in candidates if matches(r)])
+        found = one_per_seed([r for r in candidates if matches(r)], prefer=like.experiment)
         if found:
             return found
     return []
+
+
+def missing_baseline_note(run: Run) -> str:
+    """One line: `run` has no undithered baseline of its setting among the runs, and which experiment
+    of redit/registry.py supplies one (an undithered arm of the same algorithm at the same steps)."""
+    algorithm, steps = run.info["algorithm"], run.info["steps"]
+    sources = [e for e in registry.EXPERIMENTS.values() if e.name != run.experiment and any(
+        v.algorithm == algorithm and v.dist == "none" and v.adaptive == "none" and not v.train and "trl" in v.backends
+        for v in e.variants.values())]
+    same_steps = [e.name for e in sources if e.steps == steps]
+    source = (same_steps or [e.name for e in sources if e.name == "main"] or [e.name for e in sources] or [None])[0]
+    name = algorithm.upper() if algorithm == "grpo" else algorithm
+    how = (f": run ./run_all.sh --only {source},{run.experiment}" + ("" if same_steps else " with the same --seeds/--steps")
+           if source and run.experiment in registry.EXPERIMENTS else f": add undithered {algorithm} runs of this setting")
+    return f"no {name} baseline among these runs (undithered {algorithm}, same setting, {steps} steps){how}"
 
 
 def paired_with_baseline(members: list[Run], runs: list[Run], pool: list[Run], outcome) -> dict:
@@ -74,7 +102,7 @@ def comparison_table(runs: list[Run], by: list[str] | None = None, pool: list[Ru
     summary = run_summaries(runs, vanish, explode)
     by = by or group_columns(summary)
     by_run = {r.name: r for r in runs}
-    rows = []
+    rows, no_baseline = [], []
     for key, group in summary.groupby(by, sort=True, dropna=False):
         members = [by_run[name] for name in group["run"]]
         row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
@@ -86,6 +114,8 @@ def comparison_table(runs: list[Run], by: list[str] | None = None, pool: list[Ru
         base_curve = mean_curve([val_curve(r) for r in base])["mean"]
         target = float(smooth(base_curve, smooth_window).iloc[-1]) if len(base_curve) else math.nan
         row["baseline"] = base[0].method if base else ""
+        if not base and not is_baseline(members[0]):
+            no_baseline.append(missing_baseline_note(members[0]))
         paired = paired_with_baseline(members, runs, pool or runs, final_val_acc) if not is_baseline(members[0]) else {}
         row.update(delta_vs_baseline=paired.get("delta", math.nan), delta_ci95=paired.get("delta_ci95", math.nan),
                    p_value=paired.get("p", math.nan), n_pairs=paired.get("n", 0), sd_diff=paired.get("sd_diff", math.nan),
@@ -104,6 +134,7 @@ def comparison_table(runs: list[Run], by: list[str] | None = None, pool: list[Ru
     table = pd.DataFrame(rows)
     if len(table):
         table.insert(table.columns.get_loc("p_value") + 1, "p_holm", holm(table["p_value"]))
+    table.attrs["no_baseline"] = list(dict.fromkeys(no_baseline))  # table_notes says it, in one line each
     return table
 
 
@@ -136,7 +167,7 @@ def display_rows(table: pd.DataFrame, by: list[str], paper: dict | None = None) 
         acc = "—" if math.isnan(r["final_acc_mean"]) else (
             f"{_pct(r['final_acc_mean'])} ± {_pct(r['final_acc_ci95'])}" if r["n_seeds"] > 1 else _pct(r["final_acc_mean"]))
         is_base = r["baseline"] and r["method"] == r["baseline"] and r["n_pairs"] == 0
-        delta = "baseline" if is_base else _num(100 * r["delta_vs_baseline"], "{:+.1f}") + (
+        delta = "baseline" if is_base else "no baseline" if not r["baseline"] else _num(100 * r["delta_vs_baseline"], "{:+.1f}") + (
             "" if math.isnan(r["delta_ci95"]) else f" ± {100 * r['delta_ci95']:.1f}")
         p = "" if is_base else _num(r["p_value"], "{:.3f}")
         p_holm = "" if is_base else _num(r["p_holm"], "{:.3f}")
@@ -160,6 +191,7 @@ def table_notes(table: pd.DataFrame, smooth_window: int = 3, vanish=PAPER_VANISH
              f"{smooth_window} evaluations, reaches the baseline's final smoothed accuracy; × baseline steps = that "
              f"step / the baseline's own (the paper's \"~10 % of the steps\" claim would read 0.10).",
              f"Vanishing / exploding: steps with pre-clip gradient norm < {vanish:g} / > {explode:g}."]
+    notes += table.attrs.get("no_baseline", [])[:1]  # one line, not one per arm
     missing = [m for m in table.get("missing", []) if m]
     if missing:
         notes.append("— = not logged. Runs lacking keys: " + "; ".join(missing) + ".")

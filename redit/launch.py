@@ -205,10 +205,13 @@ def main(argv=None) -> int:
     s.add_argument("--partition", default=None)
     s.add_argument("--account", default=None)
     s.add_argument("--time", default=None, help="slurm time limit (default: 1.5 x the estimate + 1 h)")
-    s.add_argument("--max-parallel", type=int, default=None, help="slurm: at most this many array tasks at once")
+    s.add_argument("--max-parallel", "--max-concurrent", dest="max_parallel", type=int, default=None,
+                   help="slurm: at most this many array tasks at once (the array throttle --array=0-K%%N)")
     s.add_argument("--cpus-per-gpu", type=int, default=8)
     s.add_argument("--ray-address", default=None, help="ray: the cluster (default $RAY_ADDRESS)")
     args = p.parse_args(argv)
+    if args.command == "submit" and args.max_parallel is not None and args.max_parallel < 1:
+        p.error("--max-concurrent takes a whole number >= 1")
     try:
         return add(args) if args.command == "add" else submit(args)
     except ValueError as error:

@@ -187,8 +187,10 @@ def test_every_figure_renders_png_and_pdf(runs, tmp_path):
     for name, fig in figures.items():
         png = analysis.save(fig, tmp_path / name)
         assert png.stat().st_size > 5_000 and png.with_suffix(".pdf").stat().st_size > 1_000
-    with pytest.raises(ValueError, match="no seed"):
+    with pytest.raises(ValueError, match="'redit-laplace' is not a method of these runs; choose from: grpo, redit-gaussian"):
         analysis.pick_pair(main, treatment="redit-laplace")
+    with pytest.raises(ValueError, match="no seed has both"):
+        analysis.pick_pair(main, seed=7)
 
 
 def test_schedule_figure_keeps_every_schedule_and_says_n(tmp_path):
@@ -373,3 +375,99 @@ def test_analysis_and_registry_start_without_importing_torch():
     code = "import sys, analysis, redit.registry; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---- baselines: counted once, and said when missing (issue 23) -------------------------------------
+
+def _acc_legends(fig):
+    return [t.get_text() for ax in fig.axes if ax.get_visible() and ax.get_legend() for t in ax.get_legend().get_texts()]
+
+
+def test_a_baseline_in_two_experiments_or_linked_counts_once(tmp_path):
+    """After --quick every experiment has the same steps: main/grpo-s0, the regime-like copy of it in
+    another experiment and a link to it are ONE baseline run of seed 0, so n = 1 everywhere."""
+    flat = dict(val=(0.4, 0.5, 0.6, 0.6, 0.6), grad=(0.5,) * 8)
+    write_run(tmp_path, "grpo-s0", "none", 0, step_records(**flat))
+    write_run(tmp_path / "regime", "default-grpo-s0", "none", 0, step_records(**flat))  # same setting and seed
+    (tmp_path / "scope").mkdir()
+    (tmp_path / "scope" / "grpo-s0").symlink_to("../grpo-s0")
+    for sigma in (0.01, 0.1):
+        write_run(tmp_path / "variance", f"gaussian-{sigma}-s0", "gaussian", 0, step_records(**flat), sigma=sigma)
+    runs = analysis.load_runs(tmp_path)
+    variance = [r for r in runs if r.experiment == "variance"]
+    assert len(analysis.baseline_runs(variance, variance[0], runs)) == 1
+    fig = analysis.accuracy_vs_step(variance, pool=runs)
+    assert "grpo (n=1, seed 0)" in _acc_legends(fig) and not any("n=2" in t or "n=3" in t for t in _acc_legends(fig))
+    # the variance figure, as the report calls it (members + every same-setting GRPO run of the pool) and with pool=
+    report_style = analysis.unique_runs(variance + [r for r in runs if r.info["dist"] == "none"])
+    for fig in (analysis.variance_ablation(report_style), analysis.variance_ablation(variance, pool=runs)):
+        assert "no dithering (n=1)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    table, _ = analysis.experiment_table(runs, "variance")
+    assert set(table["n_pairs"]) == {1} and set(table["baseline"]) == {"grpo"}
+    # of two copies: the experiment's own, else main's
+    regime = [r for r in runs if r.experiment == "regime"]
+    assert [r.experiment for r in analysis.baseline_runs([], variance[0], runs)] == ["main"]
+    assert [r.experiment for r in analysis.baseline_runs([], regime[0], runs)] == ["regime"]
+
+
+def test_variance_figure_refuses_runs_of_two_settings(runs):
+    """main's runs are 100 steps and variance's 30 at the tiny default: one figure of both would be a mix."""
+    other = analysis.load_run(write_run(runs[0].path.parent.parent / "steps-mix", "gaussian-0.3-s0", "gaussian", 0,
+                                        step_records((0.4,), (0.5,) * 4), sigma=0.3, steps=4))
+    with pytest.raises(ValueError, match="mix 2 settings .*steps.*pass one experiment's runs"):
+        analysis.variance_ablation([r for r in runs if r.experiment == "variance"] + [other])
+
+
+def test_an_ablation_without_its_baseline_says_so_in_one_line(tmp_path):
+    """./run_all.sh --only distribution --seeds 0 --steps 10: distribution has no GRPO arm of its own."""
+    for dist in ("gaussian", "uniform", "laplace"):
+        write_run(tmp_path / "distribution", f"{dist}-s0", dist, 0, step_records((0.4, 0.5), (0.5,) * 8), sigma=0.1)
+    runs = analysis.load_runs(tmp_path)
+    line = ("no GRPO baseline among these runs (undithered grpo, same setting, 8 steps): "
+            "run ./run_all.sh --only main,distribution with the same --seeds/--steps")
+    table, by = analysis.experiment_table(runs, "distribution")
+    notes = analysis.tables.table_notes(table)
+    assert notes.count(line) == 1 and sum("baseline among these runs" in n for n in notes) == 1
+    md = analysis.to_markdown(table, by, notes=notes)
+    assert md.count("| no baseline |") == 3 and md.count(line) == 1
+    fig = analysis.accuracy_vs_step(runs, pool=runs)
+    assert fig._suptitle.get_text().splitlines()[1:] == [line]
+    out = tmp_path / "res"
+    assert analysis.main(["--runs", str(tmp_path), "--out", str(out), "--scale", "fixture"]) == 0
+    assert (out / "distribution_table.md").read_text().count(line) == 1
+    # with the registry's own 30 steps, the experiment that has a 30-step GRPO arm is named
+    write_run(tmp_path / "d30" / "distribution", "gaussian-s0", "gaussian", 0, step_records((0.4,), (0.5,)), sigma=0.1, steps=30)
+    run = analysis.load_runs(tmp_path / "d30")[0]
+    assert analysis.tables.missing_baseline_note(run).endswith("run ./run_all.sh --only variance,distribution")
+
+
+def test_pairs_ranked_by_gradient_events_and_methods_checked(runs, regime_runs):
+    ranked = analysis.event_pairs(runs + regime_runs)
+    top = ranked.iloc[0]
+    # the regime's most saturated level: GRPO 3 exact zeros + one norm of 30, ReDit none -> 4 events (main's grpo-s0: 3)
+    assert (top.experiment, top.level, top.seed, top.events, top.exactly_zero) == ("regime", "max_number=20", 0, 4, 3)
+    assert top.pair[0].name == "n20-grpo-s0" and top.pair[1].name == "n20-redit-gaussian-s0"  # the plain arm, not a scope arm
+    main = ranked[ranked["experiment"] == "main"].set_index("seed")
+    assert main.loc[0, "events"] == 3 and main.loc[1, "events"] == 0 and main.loc[2, "events"] == 2
+    assert list(ranked["events"]) == sorted(ranked["events"], reverse=True)
+    regime = [r for r in regime_runs if r.experiment == "regime"]
+    pair = analysis.pick_pair(regime, seed=1, level="max_number=15")
+    assert [r.name for r in pair] == ["n15-grpo-s1", "n15-redit-gaussian-s1"]  # one level, never grpo of another
+    with pytest.raises(ValueError, match=r"'hardest-grpo' is not a method of these runs; choose from: grpo, redit-gaussian"):
+        analysis.pick_pair(regime, "hardest-grpo")
+    with pytest.raises(ValueError, match="no level 'hardest' in these runs; choose from: max_number=12; max_number=15"):
+        analysis.pick_pair(regime, level="hardest")
+
+
+def test_histograms_keep_scope_arms_and_levels_apart(tmp_path):
+    """A mixed-scope arm's zero-gradient steps are its own panel, never the plain ReDit arm's."""
+    for seed in (0, 1):
+        write_run(tmp_path, f"redit-s{seed}", "gaussian", seed, step_records((0.4,), (0.5,) * 8))
+        write_run(tmp_path, f"mixed-s{seed}", "gaussian", seed, step_records((0.4,), (0.0,) * 4 + (0.5,) * 4), scope="mixed")
+        write_run(tmp_path, f"decay-s{seed}", "gaussian", seed, step_records((0.4,), (0.5,) * 8), schedule="linear", sigma_end=0.0)
+    fig = analysis.grad_norm_distributions(analysis.load_runs(tmp_path))
+    titles = sorted(ax.get_title() for ax in fig.axes)
+    assert len(titles) == 3
+    assert titles[0].startswith("redit-gaussian, linear σ 0.05→0 (n=2, seeds 0 1") and "= 0 0.0%" in titles[0]
+    assert titles[1].startswith("redit-gaussian, std 0.05 (n=2") and "= 0 0.0%" in titles[1]
+    assert titles[2].startswith("redit-gaussian, std 0.05, scope mixed (n=2") and "= 0 50.0%" in titles[2]

@@ -16,13 +16,19 @@ def run_all(*args, timeout=600):
     return subprocess.run(["./run_all.sh", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
+def configs_of(jobs, name):
+    return train.resolve_config(train.parse_args(next(j for j in jobs if j.name == name).args))
+
+
 def test_every_variant_of_every_experiment_is_a_valid_training_config(tmp_path):
     jobs = sweep.grid(tmp_path, list(registry.EXPERIMENTS), seeds=[0, 1, 2, 3, 4], steps=150,
                       extra=[], ablation_seeds=[0, 1, 2], ablation_steps=60)
     counts = {e: sum(1 for j in jobs if (j.name.split("/")[0] if "/" in j.name else "main") == e) for e in registry.EXPERIMENTS}
     # baselines: REINFORCE++ is verl-only, so the TRL grid has 3 algorithms x 2; scope and adaptive carry GRPO
-    assert counts == {"regime": 36, "main": 15, "baselines": 18, "variance": 33, "distribution": 9, "schedule": 18, "scope": 12,
-                      "adaptive": 9}
+    assert counts == {"regime": 36, "remedies": 99, "convergence": 12, "size": 36, "main": 15, "baselines": 18, "variance": 33,
+                      "distribution": 9, "schedule": 18, "scope": 12, "adaptive": 9}
+    assert configs_of(jobs, "size/large-hard-redit-s1")["policy_size"] == "large"
+    assert configs_of(jobs, "remedies/hard-refill-s0")["refill_max_draws"] == 5
     configs = {j.name: train.resolve_config(train.parse_args(j.args)) for j in jobs}
     assert configs["grpo-s4"]["steps"] == 150 and configs["variance/grpo-s2"]["steps"] == 60
     assert (configs["variance/uniform-0.3-s2"]["dither"]["dist"], configs["variance/uniform-0.3-s2"]["dither"]["sigma"]) == ("uniform", 0.3)
@@ -224,3 +230,60 @@ def test_a_baseline_linked_into_several_experiments_counts_once(tmp_path):
     like = next(r for r in runs if r.name == "zero_var-s0")
     assert len(baseline_runs([like], like, runs)) == 1
     assert [r.name for r in unique_runs(runs)].count("grpo-s0") == 1  # the variance figure's "no dithering" band too
+
+
+def _checkout_without_venv(tmp_path):
+    """The files run_all.sh reads, in a folder with no .venv; scripts/ensure_venv.sh there only leaves a mark and
+    fails (so a call that would install the environment shows, in a second, instead of installing for minutes)."""
+    import shutil
+
+    root = tmp_path / "checkout"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("redit", "experiments", "patches", "analysis"):
+        shutil.copytree(REPO / name, root / name, ignore=ignore)
+    shutil.copy2(REPO / "run_all.sh", root / "run_all.sh")
+    (root / "scripts").mkdir()
+    (root / "scripts" / "ensure_venv.sh").write_text('touch "$(dirname "${BASH_SOURCE[0]}")/../ENSURE_VENV_CALLED"; exit 3\n')
+    return root
+
+
+def test_help_installs_nothing_without_a_venv(tmp_path):
+    root = _checkout_without_venv(tmp_path)
+    proc = subprocess.run(["./run_all.sh", "--help"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert not (root / "ENSURE_VENV_CALLED").exists() and not (root / ".venv").exists()
+    assert "--max-concurrent" in proc.stdout and "--partition" in proc.stdout and "--account" in proc.stdout
+    listed = [line.split()[0] for line in proc.stdout.split("Experiments (redit/registry.py):")[1].splitlines()
+              if line and not line.startswith(" ")]
+    assert listed == list(registry.EXPERIMENTS)  # read from the registry by the system python3
+
+
+def test_py_from_the_environment_and_slurm_options_reach_sbatch(tmp_path):
+    """PY=<a cluster's python> ./run_all.sh --scale paper --launcher slurm: no .venv is built, and --partition,
+    --account and --max-concurrent end up in every generated sbatch file (printed by --dry-run)."""
+    import os
+    import re
+
+    root = _checkout_without_venv(tmp_path)
+    env = {**os.environ, "PY": str(REPO / ".venv" / "bin" / "python")}
+    proc = subprocess.run(["./run_all.sh", "--scale", "paper", "--launcher", "slurm", "--dry-run", "--only", "distribution",
+                           "--seeds", "0", "--partition", "gpu-a100", "--account", "proj42", "--max-concurrent", "2"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert not (root / "ENSURE_VENV_CALLED").exists() and not (root / ".venv").exists()
+    sbatch = [block for block in proc.stdout.split("# ---- ")[1:] if block.split("\n", 1)[0].endswith(".sbatch")]
+    assert sbatch
+    for block in sbatch:
+        assert "#SBATCH --partition=gpu-a100" in block and "#SBATCH --account=proj42" in block
+        assert re.search(r"^#SBATCH --array=0-2%2$", block, re.M), block  # 3 distributions x seed 0, 2 at a time
+    assert re.search(r"^sbatch .*\.sbatch$", proc.stdout, re.M)
+    jobs = [block for block in proc.stdout.split("# ---- ")[1:] if block.split("\n", 1)[0].endswith(".jobs")]
+    assert sum(block.count("experiments/gsm8k/run.sh") for block in jobs) == 3
+
+
+@pytest.mark.parametrize("args", [["--partition", "gpu"], ["--scale", "paper", "--launcher", "ray", "--account", "a"],
+                                  ["--scale", "paper", "--launcher", "slurm", "--max-concurrent", "0"]])
+def test_slurm_options_outside_slurm_are_one_line(args):
+    proc = run_all(*args, timeout=60)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "--launcher slurm" in proc.stderr or "--max-concurrent" in proc.stderr
