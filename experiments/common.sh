@@ -205,11 +205,26 @@ check_recipe_vars() {  # one line naming the variable, before any work (a dry ru
   [[ -z "${ROLLOUT_N:-}" || ( "$ROLLOUT_N" =~ ^[0-9]+$ && "$ROLLOUT_N" -ge 2 ) ]] \
     || { echo "error: ROLLOUT_N must be a whole number >= 2 (group-normalised advantages need a group); got '$ROLLOUT_N'" >&2; exit 2; }
   [[ "$SEED" =~ ^[0-9]+$ ]] || { echo "error: SEED must be a whole number >= 0; got '$SEED'" >&2; exit 2; }
-  "$PY" - "${LR:-1}" "$SIGMA" "$FILL_STRENGTH" "${CLIP_GRAD:-1}" <<'PYCHECK' || exit 2
+  for v in TEST_FREQ SAVE_FREQ; do  # verl: -1 = never
+    [[ -z "${!v:-}" || "${!v}" =~ ^[1-9][0-9]*$ || "${!v}" == -1 ]] || { echo "error: $v must be a whole number >= 1, or -1 for never; got '${!v}'" >&2; exit 2; }
+  done
+  [[ "$KEEP_CHECKPOINTS" =~ ^[1-9][0-9]*$ ]] || { echo "error: KEEP_CHECKPOINTS must be a whole number >= 1; got '$KEEP_CHECKPOINTS'" >&2; exit 2; }
+  if [[ -n "${MINI_BATCH:-}" && -n "${TRAIN_BATCH:-}" ]] && (( MINI_BATCH > TRAIN_BATCH )); then
+    echo "error: MINI_BATCH=$MINI_BATCH exceeds TRAIN_BATCH=$TRAIN_BATCH (a mini-batch is a slice of the step's prompts); lower MINI_BATCH" >&2; exit 2
+  fi
+  local logger
+  for logger in ${LOGGERS//,/ }; do
+    case "$logger" in console|file|wandb|tensorboard|mlflow|swanlab|vemlp_wandb|clearml|trackio) ;;
+      *) echo "error: LOGGERS has '$logger'; verl's loggers are console, file, wandb, tensorboard, mlflow, swanlab, vemlp_wandb, clearml, trackio" >&2; exit 2 ;;
+    esac
+  done
+  case "${PROMPT_STYLE:-verl}" in verl|paper) ;; *) echo "error: PROMPT_STYLE must be verl or paper; got '$PROMPT_STYLE'" >&2; exit 2 ;; esac
+  "$PY" - "${LR:-1}" "$SIGMA" "$FILL_STRENGTH" "${CLIP_GRAD:-1}" "${TEMPERATURE:-1}" <<'PYCHECK' || exit 2
 import math, sys
-lr, sigma, fill, clip = sys.argv[1:]
+lr, sigma, fill, clip, temperature = sys.argv[1:]
 for name, text, ok, rule in (("LR", lr, lambda x: x > 0, "> 0"), ("SIGMA", sigma, lambda x: x >= 0, ">= 0"),
-                             ("FILL_STRENGTH", fill, lambda x: x >= 0, ">= 0"), ("CLIP_GRAD", clip, lambda x: x > 0, "> 0")):
+                             ("FILL_STRENGTH", fill, lambda x: x >= 0, ">= 0"), ("CLIP_GRAD", clip, lambda x: x > 0, "> 0"),
+                             ("TEMPERATURE", temperature, lambda x: x > 0, "> 0")):
     try:
         value = float(text)
     except ValueError:

@@ -157,6 +157,13 @@ def test_a_typo_in_an_override_fails_composition(bad, needle):
     ({"ALGORITHM": "directional_fill", "FILL_STRENGTH": "-0.1"}, ["--dry-run"], "FILL_STRENGTH must be a finite number"),
     ({"GROUP_SCALE": "3", "SCALE": "tiny"}, ["--dry-run"], "GROUP_SCALE=3 must divide TRAIN_BATCH=4"),
     ({"REFILL_MAX_DRAWS": "0"}, ["--dry-run"], "REFILL_MAX_DRAWS must be a whole number"),
+    ({"LOGGERS": "console,bad"}, ["--dry-run"], "LOGGERS has 'bad'"),
+    ({"SAVE_FREQ": "-5"}, ["--dry-run"], "SAVE_FREQ must be a whole number >= 1, or -1"),
+    ({"TEST_FREQ": "abc"}, ["--dry-run"], "TEST_FREQ must be a whole number >= 1, or -1"),
+    ({"TEMPERATURE": "-1"}, ["--dry-run"], "TEMPERATURE must be a finite number > 0"),
+    ({"MINI_BATCH": "64", "TRAIN_BATCH": "16"}, ["--dry-run"], "MINI_BATCH=64 exceeds TRAIN_BATCH=16"),
+    ({"PROMPT_STYLE": "bad"}, ["--dry-run"], "PROMPT_STYLE must be verl or paper"),
+    ({"KEEP_CHECKPOINTS": "0"}, ["--dry-run"], "KEEP_CHECKPOINTS must be a whole number >= 1"),
     ({"SCALE": "tiny", "MODEL": "/nonexistent/model", "RUN_DIR": "/tmp/redit-never-written"}, [], "no model at MODEL=/nonexistent/model"),
 ])
 def test_bad_recipe_input_is_one_line_before_anything_runs(env, args, needle):
