@@ -14,6 +14,7 @@ import json
 import math
 import os
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,7 +131,11 @@ def method_name(config: dict) -> str:
 def read_metrics(path: Path) -> pd.DataFrame:
     """metrics.jsonl (or .jsonl.gz) -> wide float frame indexed by step (null values -> NaN)."""
     path = Path(path)
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path} cannot be read ({type(err).__name__}: a corrupt or truncated file); "
+                         "replace it or move that run folder out of --runs.") from None
     text = raw.decode("utf-8", errors="replace")  # a binary-garbage line becomes an unreadable line, skipped below
     rows = {}
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -138,8 +143,10 @@ def read_metrics(path: Path) -> pd.DataFrame:
             continue
         try:
             record = json.loads(line)
+            if not isinstance(record["data"], dict):
+                raise TypeError("data is not a mapping")
             rows[int(record["step"])] = record["data"]  # a resumed run re-logs steps: keep the last copy
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError):
             warnings.warn(f"{path}:{lineno}: unreadable metrics line skipped (truncated or corrupt)", stacklevel=2)
     frame = pd.DataFrame.from_dict(rows, orient="index").sort_index()
     frame.index.name = "step"
@@ -153,6 +160,11 @@ def load_run(path: Path, experiment: str = "main") -> Run:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path / 'config.json'} is not readable JSON ({type(err).__name__}); repair it or move that run "
                          "folder out of --runs.") from None
+    bad = ("" if isinstance(config, dict) else "is not a JSON object") or next(
+        (f"has {key!r} that is not a JSON object" for key in ("dither", "model", "task_config", "git", "adaptive_sigma")
+         if config.get(key) is not None and not isinstance(config[key], dict)), "")
+    if bad:
+        raise ValueError(f"{path / 'config.json'} {bad}; repair it or move that run folder out of --runs.")
     metrics = read_metrics(metrics_file(path))
     return Run(path.name, path, config, metrics, (path / "done.json").is_file(), config.get("experiment") or experiment)
 
@@ -176,7 +188,14 @@ def load_runs(root: Path, include_incomplete: bool = False) -> list[Run]:
                          f"(e.g. --runs {root.parent}).")
     runs = []
     # os.walk follows symlinked run folders (the sweep links a run shared by two experiments), glob does not
-    found = [Path(d) for d, _, files in os.walk(root, followlinks=True) if set(METRICS_FILES) & set(files)]
+    found = []
+    for d, subdirs, files in os.walk(root, followlinks=True):
+        here = os.path.realpath(d)
+        # a link back to a folder above it would be walked again and again: follow links to other places only
+        subdirs[:] = [s for s in subdirs if not (os.path.islink(os.path.join(d, s))
+                                                 and (here + os.sep).startswith(os.path.realpath(os.path.join(d, s)) + os.sep))]
+        if set(METRICS_FILES) & set(files):
+            found.append(Path(d))
     for run_dir in sorted(found):
         relative = run_dir.parent.relative_to(root).as_posix()
         run = load_run(run_dir, experiment="main" if relative == "." else relative)

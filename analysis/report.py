@@ -33,6 +33,19 @@ from redit import REPO_ROOT as REPO
 REFERENCE = REPO / "results" / "paper" / "reference.csv"
 
 
+REFERENCE_COLUMNS = ("id", "metric", "value", "task", "method", "step", "model", "location")
+
+
+def reference_problem(path: Path) -> str | None:
+    """Why the paper reference file cannot serve (None if it can), checked before --out is created."""
+    try:
+        columns = set(pd.read_csv(path, nrows=0).columns)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        return f"--reference {path} is not a readable CSV ({type(err).__name__}); pass results/paper/reference.csv"
+    missing = [c for c in REFERENCE_COLUMNS if c not in columns]
+    return (f"--reference {path} lacks the columns {', '.join(missing)}; pass results/paper/reference.csv" if missing else None)
+
+
 def load_reference(path: Path = REFERENCE) -> pd.DataFrame:
     """The paper's known numbers (blank value = unknown, never guessed), indexed by id."""
     return pd.read_csv(path, dtype={"step": "Int64"}).set_index("id")
@@ -400,6 +413,9 @@ def main(argv=None) -> int:
     args.out = args.out or Path("results") / args.scale
     problem = (f"no paper reference file {args.reference}; pass --reference results/paper/reference.csv"
                if not Path(args.reference).is_file() else
+               reference_problem(args.reference) if reference_problem(args.reference) else
+               f"--export-runs {args.export_runs} is a file, not a folder; choose another folder"
+               if args.export_runs and Path(args.export_runs).exists() and not Path(args.export_runs).is_dir() else
                "--smooth-evals must be >= 1" if args.smooth_evals < 1 else
                "--jobs must be >= 1" if args.jobs < 1 else
                f"--out {args.out} is a file, not a folder; choose another --out" if args.out.exists() and not args.out.is_dir() else None)
@@ -421,6 +437,10 @@ def main(argv=None) -> int:
             readme = build_report(args)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk or a read-only --out: the write that failed, in one line
+        print(f"error: cannot write {err.filename or args.out} ({err.strerror or type(err).__name__}); free space or "
+              "choose another --out, then run the analysis again.", file=sys.stderr)
         return 2
     print(f"[analysis] wrote {readme}")
     return 0

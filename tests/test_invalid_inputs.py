@@ -217,7 +217,18 @@ def _analysis_fixture(root, monkeypatch):
     (bad_config / "run-s0" / "metrics.jsonl").write_text('{"step": 0, "data": {}}\n')
     (bad_config / "run-s0" / "done.json").write_text("{}")
     (root / "afile").write_text("x")
-    return {"runs": root / "runs", "single": single, "bad_config": bad_config, "afile": root / "afile"}
+    broken = {}
+    for name, config, metrics in (("config_list", "[1, 2]", None), ("dither_string", '{"seed": 0, "dither": "gaussian"}', None),
+                                  ("corrupt_gz", '{"seed": 0}', b"\x1f\x8b\x08\x00garbage")):
+        run = root / name / "run-s0"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(config)
+        (run / ("metrics.jsonl.gz" if metrics else "metrics.jsonl")).write_bytes(metrics or b'{"step": 0, "data": {}}\n')
+        (run / "done.json").write_text("{}")
+        broken[name] = root / name
+    (root / "columns.csv").write_text("id,value\nabstract_gain,4\n")
+    return {"runs": root / "runs", "single": single, "bad_config": bad_config, "afile": root / "afile",
+            "columns_csv": root / "columns.csv", **broken}
 
 
 ANALYSIS_CASES = {
@@ -228,7 +239,36 @@ ANALYSIS_CASES = {
     "other runs without --out (would overwrite results/tiny)": (["--runs", "{runs}"], "pass --out DIR"),
     "smooth-evals 0": (["--runs", "{runs}", "--out", "{root}/out", "--smooth-evals", "0"], "--smooth-evals must be >= 1"),
     "unknown option": (["--bogus"], "unrecognized arguments"),
+    "a run's config.json is a JSON list": (["--runs", "{config_list}", "--out", "{root}/out"], "is not a JSON object"),
+    "a run's dither is a string": (["--runs", "{dither_string}", "--out", "{root}/out"], "has 'dither' that is not a JSON object"),
+    "a corrupt metrics.jsonl.gz": (["--runs", "{corrupt_gz}", "--out", "{root}/out"], "a corrupt or truncated file"),
+    "export-runs onto a file": (["--runs", "{runs}", "--export-runs", "{afile}"], "--export-runs"),
+    "reference without its columns": (["--runs", "{runs}", "--out", "{root}/out", "--reference", "{columns_csv}"],
+                                      "lacks the columns metric, task, method, step, model, location"),
 }
+
+
+def test_bad_metrics_lines_are_skipped_and_a_symlink_loop_counts_a_run_once(tmp_path):
+    """A step of 1e999 or a `data` that is a list is one unreadable line (skipped, with a warning), not a
+    traceback; a link from a run folder back to its parent is not walked again and again."""
+    import os
+    import warnings
+
+    from analysis import load_runs, read_metrics
+
+    run = tmp_path / "runs" / "grpo-s0"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text('{"seed": 0, "steps": 2}')
+    (run / "metrics.jsonl").write_text('{"step": 0, "data": {"x": 1}}\n{"step": 1e999, "data": {"x": 2}}\n'
+                                       '{"step": 2, "data": [1, 2]}\n{"step": "data", "data": {}}\n{"step": 3, "data": {"x": 4}}\n')
+    (run / "done.json").write_text("{}")
+    os.symlink("..", run / "loop")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = read_metrics(run / "metrics.jsonl")
+        runs = load_runs(tmp_path / "runs")
+    assert list(frame.index) == [0, 3] and sum("unreadable metrics line" in str(w.message) for w in caught) >= 3
+    assert [r.name for r in runs] == ["grpo-s0"]
 
 
 @pytest.mark.parametrize("case", list(ANALYSIS_CASES))
