@@ -331,6 +331,11 @@ def headline_figure(table: pd.DataFrame, title: str | None = None) -> Figure:
                 continue
             ax.errorbar(100 * r["primary_delta"], yi, xerr=100 * (0 if math.isnan(r["primary_delta_ci95"]) else r["primary_delta_ci95"]),
                         fmt="o", color=color, capsize=3)
+            eq = r["primary_eq_completions_delta"]
+            if not math.isnan(eq) and abs(eq - r["primary_delta"]) > 1e-9:  # refill: the same Δ at GRPO's sample budget
+                ax.errorbar(100 * eq, yi - 0.3, xerr=100 * (0 if math.isnan(r["primary_eq_completions_delta_ci95"])
+                                                             else r["primary_eq_completions_delta_ci95"]),
+                            fmt="o", mfc="white", color=color, capsize=3)
             if r["primary_p_holm"] < 0.05:
                 ax.annotate("*", (100 * (r["primary_delta"] + r["primary_delta_ci95"]), yi), xytext=(4, -4),
                             textcoords="offset points", fontsize=12)
@@ -353,10 +358,12 @@ def headline_figure(table: pd.DataFrame, title: str | None = None) -> Figure:
     last.set_title(f"clip budget at {levels[-1]}", fontsize=9)
     handles = [plt.Line2D([], [], color="C3", marker="o", ls="", label="arms with ReDit noise"),
                plt.Line2D([], [], color="C0", marker="o", ls="", label="remedies without noise"),
-               plt.Line2D([], [], color="k", marker="$*$", ls="", label="Holm p < 0.05")]
-    axes[0].legend(handles=handles, fontsize=7, loc="lower left")
+               plt.Line2D([], [], color="C0", marker="o", mfc="white", ls="", label="the same at equal generated completions (refill)"),
+               plt.Line2D([], [], color="k", marker="$*$", ls="", label="Holm p < 0.05 (none here)" if (table["primary_p_holm"] >= 0.05).all()
+                          else "Holm p < 0.05")]
+    fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=4, frameon=False)
     fig.suptitle(title or "Remedies for saturated groups: Δ vs GRPO per level", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
@@ -385,13 +392,15 @@ def compute_figure(runs: list[Run]) -> Figure:
                 ys.append(curve)
             x, y = pd.concat(xs, axis=1).mean(axis=1), pd.concat(ys, axis=1).mean(axis=1)
             style = "-" if arm not in NOISE_ARMS else "--"
-            ax.plot(x, 100 * y, style, marker=MARKERS[i % len(MARKERS)], color=f"C{i % 10}", lw=1.5 if arm in ("grpo", "refill") else 1,
-                    ms=4, label=f"{arm} (n={len(members)})")
-        ax.axvline(3840, color="grey", ls=":", lw=1)
-        ax.set_xlabel("cumulative generated completions (dotted: GRPO's 60 steps)")
+            ax.plot(x, 100 * y, style, marker=MARKERS[i % len(MARKERS)], color=f"C{i}" if i < 10 else "k",
+                    lw=2 if arm in ("grpo", "refill") else 1, ms=4, label=f"{arm} (n={len(members)} seeds)")
+        ax.axvline(budget(members[0]) if members else 3840, color="grey", ls=":", lw=1)
+        ax.set_xlabel("cumulative generated completions")
         ax.set_ylabel("held-out greedy accuracy (%), mean over seeds")
-        ax.set_title(level, fontsize=10)
-        ax.legend(fontsize=6, ncol=2)
-    fig.suptitle("Held-out accuracy against generated completions (compute accounting)", fontsize=11)
-    fig.tight_layout()
+        ax.set_title(f"{level}: evaluations at steps 0/20/40/60", fontsize=10)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=6, frameon=False)
+    fig.suptitle("Held-out accuracy against generated completions (dotted: GRPO's budget, 60 steps x 64; dashed: arms with ReDit noise)",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
