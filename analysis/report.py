@@ -75,8 +75,26 @@ def _fmt_p(p):
     return "p n/a" if math.isnan(p) else f"p={p:.2f}"
 
 
-def paper_comparison(main: pd.DataFrame, reference: pd.DataFrame) -> str:
-    """The paper's headline claims next to what this repo's main experiment measured."""
+def _convergence_cells(runs: list[Run]) -> tuple[str, str] | None:
+    """(steps ratio, equal-steps Δ) of the 400-step convergence study, per level, or None without it."""
+    members = [r for r in runs if r.experiment == "convergence"]
+    if not members:
+        return None
+    table = convergence.convergence_table(members)
+    ratios, deltas = [], []
+    for r in table[table["arm"] == "redit"].to_dict("records"):
+        steps = int(r["steps"])
+        if "T90_ratio" in r and not math.isnan(r["T90_ratio"]):
+            ratios.append(f"{r['level']} ({steps} steps, {r['n']} seeds): {r['T90_ratio']:.2f} [{r['T90_ratio_lo']:.2f}, {r['T90_ratio_hi']:.2f}] "
+                          f"to 90 % of GRPO's gain")
+        deltas.append(f"{r['level']} ({steps} steps): {100 * r['final_delta']:+.1f} pts [{100 * (r['final_delta'] - r['final_delta_ci95']):+.1f}, "
+                      f"{100 * (r['final_delta'] + r['final_delta_ci95']):+.1f}]")
+    return "; ".join(ratios), "; ".join(deltas)
+
+
+def paper_comparison(main: pd.DataFrame, reference: pd.DataFrame, runs: list[Run] | None = None) -> str:
+    """The paper's headline claims next to what this repo's main experiment (and, where present, the
+    400-step convergence study) measured."""
     ref = reference["value"]
     treated = main[main["method"] != main["baseline"]]
     gains = "; ".join(f"{r.task} {r.method}: {100 * r.delta_vs_baseline:+.1f} pts ({_fmt_p(r.p_value)}, n={r.n_pairs})"
@@ -98,6 +116,12 @@ def paper_comparison(main: pd.DataFrame, reference: pd.DataFrame) -> str:
         ("vanishing / exploding steps (pre-clip norm < 0.01 / > 5)", "GRPO: clusters and spikes to ~30; ReDit: none marked (Figure 1; not counted)",
          "fig1_vanish_threshold, fig1_explode_threshold", events),
     ]
+    long = _convergence_cells(runs or [])
+    if long:
+        rows.insert(2, ("ReDit's steps to GRPO's accuracy over a long horizon (convergence study)",
+                        f"~{ref['abstract_steps_fraction']:.2f} (abstract, average)", "abstract_steps_fraction", long[0] or "no GRPO gain to reach"))
+        rows.insert(1, ("ReDit's gain at equal steps, end of 400 steps (convergence study, held-out)", f"+{ref['abstract_gain']:g} %",
+                        "abstract_gain", long[1]))
     lines = ["| claim | paper | source (reference.csv id) | this repo |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     return "\n".join(lines) + "\n"
@@ -271,7 +295,7 @@ def build_report(args) -> Path:
         if log_line:
             print(log_line.format(len(figs)))
     if main_table is not None:
-        comparison = paper_comparison(main_table, reference)
+        comparison = paper_comparison(main_table, reference, runs)
         (out / "paper_vs_repo.md").write_text(comparison)
         index.append(("paper_vs_repo.md", "the paper's claims beside this repo's numbers"))
         sections.append("## The paper side by side\n\n" + comparison + f"\nPaper numbers: [`{_rel(args.reference, out)}`]({_rel(args.reference, out)}) "

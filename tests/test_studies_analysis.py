@@ -111,6 +111,10 @@ def test_steps_to_target_and_the_paired_ratio_by_hand(tmp_path):
     assert redit["Tfinal_ratio"] == pytest.approx(0.75) and redit["final_delta"] == pytest.approx(0.0)
     lines = convergence.convergence_verdicts(table)
     assert any("'~10 % of the steps' REFUTED" in line for line in lines)
+    from analysis.report import _convergence_cells  # the paper-vs-repo table's long-horizon rows
+
+    ratios, deltas = _convergence_cells(load_runs(tmp_path))
+    assert "hard (80 steps, 4 seeds): 0.75 [0.75, 0.75]" in ratios and "+0.0 pts" in deltas
 
 
 def test_a_target_never_reached_is_censored_not_dropped(tmp_path):
