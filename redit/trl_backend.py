@@ -15,6 +15,7 @@ tensor this module makes follows the model's device (validation batches, group i
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -43,7 +44,7 @@ TRL_TO_SCHEMA = {
     "completions/clipped_ratio": "response_length/clip_ratio",
     "step_time": "timing_s/trl_step",  # TRL's own wall-clock step time
 }
-SHARED_PREFIXES = ("critic/", "redit/", "dapo/", "real/", "reward/", "remedy/", "compute/")  # logged under their own names, not trl/
+SHARED_PREFIXES = ("critic/", "redit/", "dapo/", "real/", "reward/", "remedy/", "compute/", "val-core/")  # logged under their own names, not trl/
 # Algorithms -> stock TRL options; DAPO's filter and overlong penalty and REAL's loss are added by
 # ReditGRPOTrainer and DitheredReward (see redit.algorithms).
 ALGORITHMS = {
@@ -379,6 +380,7 @@ class RunFolderCallback(TrainerCallback):
         self.controller = controller
         self.max_new_tokens, self.log_timing, self.progress = max_new_tokens, log_timing, progress
         self._val, self._step_start, self._train_start = {}, None, None
+        self.metrics_sink = None  # the trainer's metric store: validation joins TRL's own log, so every tracker gets it
 
     def _validate(self, model, tokenizer) -> dict:
         completions = greedy_completions(model, tokenizer, self.val_prompts, self.max_new_tokens, self.val_batch_size)
@@ -401,6 +403,9 @@ class RunFolderCallback(TrainerCallback):
         step = state.global_step
         if state.is_world_process_zero and (step % self.val_every == 0 or step == state.max_steps):
             self._val = self._validate(model, processing_class)
+            if self.metrics_sink is not None:  # TRL logs (and sends to tensorboard / wandb) this step's metrics next
+                for key, value in self._val.items():
+                    self.metrics_sink[key].append(value)
 
     def on_log(self, args, state, control, logs=None, **kw):
         if "train_runtime" in logs or not state.is_world_process_zero:  # the end-of-training summary, not a step
@@ -432,6 +437,8 @@ def train(run: RunFolder, cfg: dict, args, model_args, model_info: dict, train_r
     from datasets import Dataset
     from trl import get_peft_config
 
+    os.environ.setdefault("WANDB_DIR", str(run.path))  # wandb's files in the run folder, not the working directory
+
     model, tokenizer = load_model(model_info, model_args, args)
     dither_cfg = DitherConfig(**cfg["dither"])
     controller = SigmaController(**cfg["adaptive_sigma"]) if cfg.get("adaptive_sigma") else None
@@ -458,6 +465,7 @@ def train(run: RunFolder, cfg: dict, args, model_args, model_info: dict, train_r
                                    refill_max_draws=cfg.get("refill_max_draws", REFILL_MAX_DRAWS),
                                    fill_strength=cfg.get("fill_strength", FILL_STRENGTH))
     reward_fn.process_index = trainer.accelerator.process_index
+    callback.metrics_sink = trainer._metrics["train"]
     trainer.remove_callback(PrinterCallback)  # it prints every raw log dict; our callback shows progress
     start = time.time()
     trainer.train()

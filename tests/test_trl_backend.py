@@ -1,11 +1,15 @@
 """The TRL backend end to end: real GRPOTrainer runs on the tiny policy, on the CPU."""
 
 import json
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+from redit import REPO_ROOT
 from redit.dither import DitherConfig
 from redit.runlog import REQUIRED_TRAIN_KEYS, val_key
 from redit.trl_backend import DitheredReward
@@ -129,3 +133,29 @@ def test_bad_input_fails_fast_with_one_line(tmp_path, args, needle):
     assert proc.stderr.strip().startswith("error:") and needle in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_validation_accuracy_reaches_the_trackers_and_wandb_files_stay_in_the_run_folder(tmp_path, tiny_policy_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from conftest import run_cli
+
+    run = tmp_path / "r"
+    proc = run_cli("redit.train", "--run-dir", run, "--steps", 4, "--val-every", 2, "--val-problems", 50, "--no-timing",
+                   "--report_to", "tensorboard")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    events = EventAccumulator(str(next(run.rglob("events.out.tfevents*"))))
+    events.Reload()
+    steps = [e.step for e in events.Scalars("train/val-core/tiny/acc/mean@1")]
+    assert steps == [2, 4]  # the steps the run folder validates at (step 0 is the run folder's own line)
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [d["step"] for d in lines if "val-core/tiny/acc/mean@1" in d["data"]] == [0, 2, 4]
+    # wandb offline (no login needed): its files go to the run folder, not the working directory
+    work = tmp_path / "cwd"
+    work.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "redit.train", "--run-dir", str(tmp_path / "w"), "--steps", "2", "--val-every", "2",
+                           "--val-problems", "50", "--no-timing", "--report_to", "wandb"], cwd=work, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(REPO_ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not any(work.iterdir()) and (tmp_path / "w" / "wandb").is_dir()
