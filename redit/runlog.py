@@ -180,6 +180,14 @@ class RunFolder:
         self.write_config(config)
         self._metrics_file = open(self.metrics_path, "wb", buffering=0)
 
+    def resume(self, step: int) -> None:
+        """Continue an unfinished run from a checkpoint at `step`: config.json stays, metrics.jsonl keeps
+        its lines through `step` and is appended to."""
+        self.lock()
+        self.done_path.unlink(missing_ok=True)
+        self.keep_metrics_through(step)
+        self._metrics_file = open(self.metrics_path, "ab", buffering=0)
+
     def log(self, step: int, data: dict) -> None:
         """Append one metrics line, whole or not at all: when the disk is full (or a size limit is
         hit) the partial line is cut off again and the OSError propagates, so every line stays

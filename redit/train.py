@@ -14,8 +14,9 @@ experiments/trl/tiny.yaml); the command line; then the fields this backend deriv
 `derived_training_fields`). The flags of earlier versions keep working: --steps = --max_steps,
 --lr = --learning_rate, --max-new-tokens = --max_completion_length, --model = --model_name_or_path.
 
-A finished run (done.json present) is skipped unless --overwrite; an unfinished one is restarted
-from step 0 (its old partial metrics are replaced).
+A finished run (done.json present) is skipped unless --overwrite; an unfinished one resumes from its
+latest TRL checkpoint (<run>/trl/checkpoint-N, written when --save_strategy saves: the GPU recipes
+every 50 steps) with its metrics kept through step N, else restarts from step 0.
 """
 
 from __future__ import annotations
@@ -411,6 +412,20 @@ def _finished_run_differs(run: RunFolder, cfg: dict, requested_model: str | None
     return changed + ([] if same else ["model"])
 
 
+def resumable_checkpoint(run: RunFolder, cfg: dict, requested_model: str | None) -> Path | None:
+    """The latest TRL checkpoint (<run>/trl/checkpoint-N) of an unfinished run whose config.json matches
+    this command, if its metrics reach step N; else None (the run restarts from step 0). Checkpoints
+    exist when --save_strategy saves (the GPU recipes: every 50 steps; the tiny preset: never)."""
+    if run.is_complete() or not run.config_path.is_file():
+        return None
+    checkpoints = sorted((p for p in (run.path / "trl").glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+                          and (p / "trainer_state.json").is_file()), key=lambda p: int(p.name.split("-")[-1]))
+    if not checkpoints or _finished_run_differs(run, cfg, requested_model):
+        return None
+    last = checkpoints[-1]
+    return last if (run.last_step() or 0) >= int(last.name.split("-")[-1]) else None
+
+
 def run_config(cfg: dict, model: dict, data: dict) -> dict:
     """config.json: what the run computes plus where it came from (model, data rows, versions, commit).
     The keys every backend shares come from redit.runlog.run_config (verl's plugin builds them there too);
@@ -467,16 +482,25 @@ def _main(argv=None) -> int:
             return _error(str(err))
         except OSError as err:  # a name too long, a loop, a folder under /proc, a read-only disk
             return _error(f"cannot write the run folder {run.path} ({err.strerror or type(err).__name__}); choose another --run-dir.")
-    if run.last_step() is not None and is_main:
-        print(f"[restart] {run.path} was unfinished (last step {run.last_step()}); starting it again from step 0")
     data = {"train_rows": len(train_rows), "val_rows": len(val_rows), "source": val_rows[0].get("data_source")}
-    if is_main:
-        run.start(run_config(cfg, model_info, data))
+    checkpoint = resumable_checkpoint(run, cfg, parsed.model)
+    if checkpoint is not None:
+        step = int(checkpoint.name.split("-")[-1])
+        print(f"[resume] {run.path}: from its checkpoint at step {step} (metrics after it are recomputed)")
+        if is_main:
+            run.resume(step)
+    else:
+        if run.last_step() is not None and is_main:
+            print(f"[restart] {run.path} was unfinished (last step {run.last_step()}) with no usable checkpoint; "
+                  "starting it again from step 0")
+        if is_main:
+            run.start(run_config(cfg, model_info, data))
     name = run.path.name
     try:
         summary = trl_backend.train(run, cfg, parsed.training, parsed.model_args, model_info, train_rows, val_rows,
                                     val_batch_size=parsed.redit.val_batch_size,
-                                    progress=lambda msg: print(f"[{name}] {msg}", flush=True))
+                                    progress=lambda msg: print(f"[{name}] {msg}", flush=True),
+                                    resume_from=None if checkpoint is None else str(checkpoint))
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             raise
@@ -495,7 +519,7 @@ def main(argv=None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # one line, not a traceback; the run folder has no done.json, so a rerun restarts it
-        print("\ninterrupted: an unfinished run folder is restarted from step 0 when the same command is run again.",
+        print("\ninterrupted: the same command continues the run from its last checkpoint (--save_strategy), else from step 0.",
               file=sys.stderr, flush=True)
         return 130
 

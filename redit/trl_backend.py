@@ -379,7 +379,7 @@ class RunFolderCallback(TrainerCallback):
         self.val_prompts, self.val_references, self.val_batch_size = val_prompts, val_references, val_batch_size
         self.controller = controller
         self.max_new_tokens, self.log_timing, self.progress = max_new_tokens, log_timing, progress
-        self._val, self._step_start, self._train_start = {}, None, None
+        self._val, self._step_start, self._train_start, self._first_step = {}, None, None, 0
         self.metrics_sink = None  # the trainer's metric store: validation joins TRL's own log, so every tracker gets it
 
     def _validate(self, model, tokenizer) -> dict:
@@ -389,7 +389,8 @@ class RunFolderCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, processing_class=None, **kw):
         self._train_start = time.time()
-        if not state.is_world_process_zero:
+        self._first_step = state.global_step  # > 0 when resumed from a checkpoint (its metrics are kept)
+        if not state.is_world_process_zero or state.global_step > 0:
             return
         val = self._validate(model, processing_class)
         self.run.log(0, val)
@@ -423,7 +424,7 @@ class RunFolderCallback(TrainerCallback):
         step, total = state.global_step, state.max_steps
         if step % 10 == 0 or self._val or step == total:
             elapsed = time.time() - self._train_start
-            eta = elapsed / step * (total - step)
+            eta = elapsed / max(step - self._first_step, 1) * (total - step)
             val = f"  val acc {self._val[val_key(self.task)]:.3f}" if self._val else ""
             self.progress(f"step {step:4d}/{total}  reward {data['critic/score/mean']:.3f}  "
                           f"grad_norm {data['actor/grad_norm']:.3g}  {elapsed:.0f}s elapsed, ETA {eta:.0f}s{val}")
@@ -431,7 +432,7 @@ class RunFolderCallback(TrainerCallback):
 
 
 def train(run: RunFolder, cfg: dict, args, model_args, model_info: dict, train_rows: list[dict], val_rows: list[dict],
-          val_batch_size: int = 64, progress=print) -> dict:
+          val_batch_size: int = 64, progress=print, resume_from: str | None = None) -> dict:
     """Run GRPO (+ReDit if cfg['dither'] enables it) with TRL; write the run folder; return a summary.
     `args` is the run's GRPOConfig (redit.train builds it), `model_args` TRL's ModelConfig."""
     from datasets import Dataset
@@ -467,6 +468,10 @@ def train(run: RunFolder, cfg: dict, args, model_args, model_info: dict, train_r
     reward_fn.process_index = trainer.accelerator.process_index
     callback.metrics_sink = trainer._metrics["train"]
     trainer.remove_callback(PrinterCallback)  # it prints every raw log dict; our callback shows progress
+    if resume_from is not None and controller is not None:  # adaptive sigma: continue from the last logged value
+        last = [json.loads(line)["data"] for line in run.metrics_path.read_text().splitlines() if line.strip()]
+        sigmas = [d["redit/sigma"] for d in last if d.get("redit/sigma") is not None]
+        controller.sigma = sigmas[-1] if sigmas else controller.sigma
     start = time.time()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume_from)
     return {"train_seconds": round(time.time() - start, 1), "steps": trainer.state.global_step}

@@ -159,3 +159,28 @@ def test_validation_accuracy_reaches_the_trackers_and_wandb_files_stay_in_the_ru
                           timeout=300, env={**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(REPO_ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not any(work.iterdir()) and (tmp_path / "w" / "wandb").is_dir()
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_checkpoint_and_ends_identical_to_an_uninterrupted_one(tmp_path, tiny_policy_path):
+    import signal
+    import time
+
+    from conftest import run_cli
+
+    args = ["--steps", "16", "--val-every", "8", "--val-problems", "50", "--no-timing", "--save_strategy", "steps",
+            "--save_steps", "4", "--dist", "gaussian", "--sigma", "0.05"]
+    whole = run_cli("redit.train", "--run-dir", tmp_path / "whole", *args)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen([sys.executable, "-m", "redit.train", "--run-dir", str(cut), *args], cwd=REPO_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 240
+    while time.time() < deadline and not ((cut / "metrics.jsonl").is_file() and '"step": 9,' in (cut / "metrics.jsonl").read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # a crash: no clean-up of any kind
+    proc.wait()
+    assert not (cut / "done.json").exists() and (cut / "trl" / "checkpoint-8").is_dir()
+    again = run_cli("redit.train", "--run-dir", cut, *args)
+    assert again.returncode == 0 and "[resume]" in again.stdout and "step 8" in again.stdout, again.stdout[-2000:]
+    assert (cut / "metrics.jsonl").read_text() == (tmp_path / "whole" / "metrics.jsonl").read_text()
