@@ -224,6 +224,18 @@ def _figure_of(what: str, draw, draw_args: tuple, path: Path) -> list[tuple[str,
     return [(what, figures.save(draw(*draw_args), path))]
 
 
+def _show(markdown: str, experiment: str, n_runs: int, whole: bool) -> None:
+    """The table on stdout with --print-tables; else its title, verdicts and missing-baseline lines only
+    (the tables are in --out; all of them printed were ~20 KB)."""
+    if whole:
+        print(markdown)
+        return
+    lines = markdown.splitlines()
+    title = next((line.lstrip("# ") for line in lines if line.startswith("#")), experiment)
+    keep = [line for line in lines if line.startswith("- ") or "no GRPO baseline" in line or line.startswith("Slope of")]
+    print("\n".join([f"[analysis] {title} ({n_runs} runs)", *(f"  {line.strip()}" for line in keep[:8])]))
+
+
 # Figure jobs of one report, set just before the worker processes fork: they read their job by index
 # from this inherited copy, so no run (pandas frames) is pickled on the way in, only paths on the way out.
 _FIGURE_JOBS: list[tuple] = []
@@ -275,7 +287,7 @@ def build_report(args) -> Path:
                 markdown, entries, job = _remedies_section(runs, out, title)
             else:
                 markdown, entries, job = _convergence_section(runs, out, experiment, title)
-            print(markdown)
+            _show(markdown, experiment, len(members), args.print_tables)
             pending.append((markdown, entries, job, None))
             continue
         table, by = experiment_table(runs, experiment, args.smooth_evals, args.vanish, args.explode)
@@ -283,7 +295,7 @@ def build_report(args) -> Path:
         paper = paper_cells(reference) if experiment in ("main", "baselines") else None
         paper = paper if paper and any((t, m) in paper for t, m in zip(table["task"], table["method"])) else None
         markdown = write_table(table, by, out / stem, title, table_notes(table, args.smooth_evals, args.vanish, args.explode), paper)
-        print(markdown)
+        _show(markdown, experiment, len(members), args.print_tables)
         main_table = table if experiment == "main" else main_table
         pending.append((markdown, [(f"{stem}.md / .csv / .tex", title)],
                         (_figures_for, (experiment, members, out, slug, args, by, runs)),
@@ -413,6 +425,7 @@ def main(argv=None) -> int:
     p.add_argument("--explode", type=float, default=PAPER_EXPLODE, help="exploding threshold on the pre-clip norm (paper: 5)")
     p.add_argument("--include-incomplete", action="store_true", help="also analyse runs without done.json")
     p.add_argument("--log-counts", action="store_true", help="log-scaled counts in the gradient-norm distributions")
+    p.add_argument("--print-tables", action="store_true", help="print every table to stdout (default: titles and verdicts; the tables are in --out)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="processes drawing figures (default: 2, or 1 on a 1-core machine; 1 draws in this process)")
     p.add_argument("--export-runs", type=Path, metavar="DIR",

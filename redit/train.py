@@ -121,6 +121,18 @@ class ParsedArgs:
         return Path(self.redit.run_dir)
 
 
+def _short_help() -> None:
+    """`--help`: this module's doc and ReDit's own options, then where TRL's are (exits like argparse)."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(ReditArguments, prog="python -m redit.train", description=__doc__,
+                              formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    parser.print_help()
+    print("\nEvery option of TRL's GRPOConfig and ModelConfig is a flag too (--learning_rate, --beta, --num_generations, "
+          "--report_to, --save_strategy, --model_name_or_path, ...): python -m redit.train --help-all lists them.")
+    raise SystemExit(0)
+
+
 def _translate_legacy(argv: list[str]) -> list[str]:
     out = []
     for arg in argv:
@@ -178,6 +190,9 @@ def parse_args(argv=None) -> ParsedArgs:
     from trl import GRPOConfig, ModelConfig, TrlParser
 
     argv = _translate_legacy(list(sys.argv[1:] if argv is None else map(str, argv)))
+    if ("-h" in argv or "--help" in argv) and "--help-all" not in argv:
+        _short_help()  # ReDit's own options; TRL's ~300 are behind --help-all
+    argv = ["--help" if a == "--help-all" else a for a in argv]
     parser = TrlParser((ReditArguments, GRPOConfig, ModelConfig), description=__doc__,
                        formatter_class=__import__("argparse").RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.set_defaults(**_machine_defaults())

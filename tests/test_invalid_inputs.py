@@ -369,3 +369,23 @@ def test_the_sweep_dies_with_the_process_that_started_it(tmp_path):
     while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in sweep_pids):
         time.sleep(0.5)
     assert not any(os.path.exists(f"/proc/{pid}") for pid in sweep_pids), "the sweep outlived run_all.sh"
+
+
+def test_train_help_is_short_and_help_all_lists_trls_options():
+    short = subprocess.run([PY, "-m", "redit.train", "--help"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    full = subprocess.run([PY, "-m", "redit.train", "--help-all"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert short.returncode == 0 and full.returncode == 0
+    assert "--policy-size" in short.stdout and "--help-all" in short.stdout and "--gradient_checkpointing" not in short.stdout
+    assert "--gradient_checkpointing" in full.stdout and len(full.stdout.splitlines()) > 4 * len(short.stdout.splitlines())
+
+
+def test_analysis_prints_titles_and_verdicts_not_every_table(tmp_path, monkeypatch, capsys):
+    import analysis
+
+    paths = _analysis_fixture(tmp_path, monkeypatch)
+    assert analysis.main(["--runs", str(paths["runs"]), "--out", str(tmp_path / "out"), "--scale", "fixture"]) == 0
+    short = capsys.readouterr().out
+    assert analysis.main(["--runs", str(paths["runs"]), "--out", str(tmp_path / "out2"), "--scale", "fixture", "--print-tables"]) == 0
+    whole = capsys.readouterr().out
+    assert "|---" not in short and "|---" in whole and len(short) < len(whole) / 2
+    assert (tmp_path / "out" / "main_table.md").read_text() == (tmp_path / "out2" / "main_table.md").read_text()
