@@ -97,6 +97,9 @@ while [[ $# -gt 0 ]]; do
 done
 case "$SCALE" in tiny|paper) ;; *) echo "error: --scale must be tiny or paper, got '$SCALE'" >&2; exit 2 ;; esac
 case "$LAUNCHER" in local|slurm|ray) ;; *) echo "error: --launcher must be local, slurm or ray, got '$LAUNCHER'" >&2; exit 2 ;; esac
+if [[ "$LAUNCHER" != local && "$SCALE" != paper ]]; then
+  echo "error: --launcher $LAUNCHER launches the paper-scale verl recipes; add --scale paper (tiny scale runs here, on the CPU)" >&2; exit 2
+fi
 for e in $ONLY; do
   [[ " $EXPERIMENTS " == *" $e "* ]] || { echo "error: --only $e is not an experiment; choose from: $EXPERIMENTS" >&2; exit 2; }
 done
@@ -134,7 +137,10 @@ if [[ "$SCALE" == paper ]]; then
   PY="${USER_PY:-.venv/bin/python}"; export PY   # the recipes (experiments/common.sh) read PY too
   [[ "$RUNS" == /* ]] || RUNS="$PWD/$RUNS"
   flag=(); [[ "$LAUNCHER" == local ]] && (( DRY_RUN )) && flag=(--dry-run)
-  if [[ "$LAUNCHER" != local ]]; then export LAUNCH_LIST; LAUNCH_LIST="$(mktemp)"; fi
+  if [[ "$LAUNCHER" != local ]]; then
+    export LAUNCH_LIST; LAUNCH_LIST="$(mktemp)"
+    trap 'rm -f "$LAUNCH_LIST"' EXIT  # also when sbatch / ray is missing and the submit fails
+  fi
   for e in $SELECTED; do
     case "$e" in
       main) eval "$("$PY" -m redit.registry paper main)"   # PAPER_TASKS and PAPER_SEEDS of the main table

@@ -179,6 +179,7 @@ def test_sweep_rejects(case, tmp_path, capsys):
 
 # ---- ./run_all.sh ------------------------------------------------------------------------------------
 RUN_ALL_CASES = {
+    "launcher at tiny scale (was silently ignored)": (["--launcher", "slurm", "--quick"], "launches the paper-scale verl recipes"),
     "jobs negative": (["--jobs", "-2"], "take a whole number >= 1, got"),
     "jobs 0": (["--jobs", "0"], "take a whole number >= 1, got"),
     "steps without a value": (["--steps"], "--steps needs a value"),

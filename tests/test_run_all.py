@@ -2,6 +2,7 @@
 the paper-scale grid prints every verl command, and one ablation reruns on its own."""
 
 import json
+import os
 import subprocess
 
 import pandas as pd
@@ -287,3 +288,11 @@ def test_slurm_options_outside_slurm_are_one_line(args):
     proc = run_all(*args, timeout=60)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "--launcher slurm" in proc.stderr or "--max-concurrent" in proc.stderr
+
+
+def test_a_missing_sbatch_fails_in_one_line_and_leaves_no_launch_list(tmp_path):
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PATH": "/usr/bin:/bin"}  # no sbatch on this PATH
+    proc = subprocess.run(["./run_all.sh", "--scale", "paper", "--launcher", "slurm", "--only", "distribution"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode != 0 and "sbatch not found" in proc.stderr
+    assert not any(tmp_path.iterdir())  # the launch-list temp file is removed on the way out
