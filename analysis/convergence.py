@@ -305,7 +305,7 @@ def size_table(runs: list[Run]) -> tuple[pd.DataFrame, pd.DataFrame]:
             xs = [math.log10(p) for p, d in zip(at["params"], at[f"{outcome}_per_seed"]) for _ in d]
             ys = [v for d in at[f"{outcome}_per_seed"] for v in d.values()]
             slopes.append({"level": level, "outcome": outcome, "sizes": len(at), **slope_ci(xs, ys)})
-    slope_frame = pd.DataFrame(slopes)
+    slope_frame = pd.DataFrame(slopes, columns=["level", "outcome", "sizes", "slope", "ci95", "intercept", "p", "n"])
     if len(slope_frame):
         slope_frame["p_holm"] = np.nan
         for outcome in ("primary", "secondary"):
