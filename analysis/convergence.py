@@ -365,7 +365,7 @@ def size_figure(table: pd.DataFrame, slopes: pd.DataFrame) -> Figure:
     fitted slope."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.0))
     for ax, outcome, label in ((axes[0], "primary", "on-policy accuracy, steps 31-60"), (axes[1], "secondary", "held-out accuracy")):
         for i, level in enumerate(SIZE_LEVELS):
             rows = table[table["level"] == level].sort_values("params")
@@ -384,7 +384,7 @@ def size_figure(table: pd.DataFrame, slopes: pd.DataFrame) -> Figure:
         ax.set_xscale("log")
         ax.set_xlabel("policy parameters (log scale)")
         ax.set_ylabel(f"Δ ReDit − GRPO, {label} (pts)")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.suptitle("ReDit − GRPO against policy size (95% t-CI, paired by seed)", fontsize=11)
     fig.tight_layout()
     return fig
