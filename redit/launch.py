@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import shutil
@@ -50,7 +51,18 @@ def gpu_hours(job: dict) -> float:
 def read_jobs(path: Path) -> list[dict]:
     if not Path(path).is_file():
         raise ValueError(f"no job list at {path}; recipes write it when LAUNCH_LIST is set.")
-    jobs = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    jobs = []
+    for lineno, line in enumerate(Path(path).read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            job = json.loads(line)
+        except json.JSONDecodeError:
+            raise ValueError(f"{path}:{lineno} is not a job line (JSON); recreate the list by rerunning the recipes with LAUNCH_LIST.") from None
+        missing = [k for k in JOB_KEYS if not isinstance(job, dict) or k not in job]
+        if missing:
+            raise ValueError(f"{path}:{lineno} lacks {', '.join(missing)}; recreate the list by rerunning the recipes with LAUNCH_LIST.")
+        jobs.append(job)
     if not jobs:
         raise ValueError(f"the job list {path} is empty.")
     for key, what in (("run_dir", "run folder"), ("name", "job name (run folder and its parent)")):
@@ -61,7 +73,20 @@ def read_jobs(path: Path) -> list[dict]:
     return jobs
 
 
+JOB_KEYS = ("name", "run_dir", "recipe", "gpus_per_node", "nnodes", "steps", "step_seconds", "vars", "overrides")
+
+
 def add(args) -> int:
+    for name in ("gpus_per_node", "nnodes", "steps"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}.")
+    if not math.isfinite(args.step_seconds) or args.step_seconds <= 0:
+        raise ValueError(f"--step-seconds must be a finite number > 0; got {args.step_seconds}.")
+    bad = [v for v in args.var if "=" not in v or not v.split("=", 1)[0]]
+    if bad:
+        raise ValueError(f"--var takes VAR=value; got {bad[0]!r}.")
+    if not str(args.run_dir).strip():
+        raise ValueError("--run-dir must name a run folder.")
     run_dir = Path(args.run_dir)
     job = {"name": f"{run_dir.parent.name}-{run_dir.name}", "run_dir": args.run_dir, "recipe": args.recipe,
            "gpus_per_node": args.gpus_per_node, "nnodes": args.nnodes, "steps": args.steps,
@@ -209,9 +234,19 @@ def main(argv=None) -> int:
                    help="slurm: at most this many array tasks at once (the array throttle --array=0-K%%N)")
     s.add_argument("--cpus-per-gpu", type=int, default=8)
     s.add_argument("--ray-address", default=None, help="ray: the cluster (default $RAY_ADDRESS)")
+    def one_line_error(message):  # argparse would print the usage first
+        print(f"error: {message}; see python -m redit.launch --help", file=sys.stderr)
+        raise SystemExit(2)
+
+    for parser in (p, a, s):
+        parser.error = one_line_error
     args = p.parse_args(argv)
     if args.command == "submit" and args.max_parallel is not None and args.max_parallel < 1:
         p.error("--max-concurrent takes a whole number >= 1")
+    if args.command == "submit" and args.cpus_per_gpu < 1:
+        p.error("--cpus-per-gpu takes a whole number >= 1")
+    if args.command == "submit" and Path(args.out).exists() and not Path(args.out).is_dir():
+        p.error(f"--out {args.out} is a file, not a folder")
     try:
         return add(args) if args.command == "add" else submit(args)
     except ValueError as error:

@@ -390,3 +390,46 @@ def test_analysis_prints_titles_and_verdicts_not_every_table(tmp_path, monkeypat
     whole = capsys.readouterr().out
     assert "|---" not in short and "|---" in whole and len(short) < len(whole) / 2
     assert (tmp_path / "out" / "main_table.md").read_text() == (tmp_path / "out2" / "main_table.md").read_text()
+
+
+# ---- python -m redit.launch (paper-scale job lists) --------------------------------------------------
+GOOD_ADD = ["--recipe", "experiments/gsm8k/run.sh", "--run-dir", "runs/paper/x/gsm8k-grpo-s0", "--gpus-per-node", "8",
+            "--nnodes", "1", "--steps", "10", "--step-seconds", "30"]
+LAUNCH_CASES = {
+    "no subcommand": ([], "required"),
+    "unknown subcommand": (["bogus"], "invalid choice"),
+    "add without --run-dir": (["add", "--list", "{list}", "--recipe", "r.sh", "--gpus-per-node", "1", "--nnodes", "1",
+                               "--steps", "1", "--step-seconds", "1"], "--run-dir"),
+    "add gpus 0": (["add", "--list", "{list}", *GOOD_ADD[:5], "0", *GOOD_ADD[6:]], "--gpus-per-node must be >= 1"),
+    "add steps -1": (["add", "--list", "{list}", *GOOD_ADD[:9], "-1", *GOOD_ADD[10:]], "--steps must be >= 1"),
+    "add step-seconds nan": (["add", "--list", "{list}", *GOOD_ADD[:11], "nan"], "--step-seconds must be a finite number > 0"),
+    "add var without =": (["add", "--list", "{list}", *GOOD_ADD, "--var", "SEED"], "--var takes VAR=value"),
+    "submit without a list": (["submit", "--list", "{root}/nope.jsonl", "--dry-run"], "no job list at"),
+    "submit an empty list": (["submit", "--list", "{empty}", "--dry-run"], "is empty"),
+    "submit a corrupt list": (["submit", "--list", "{corrupt}", "--dry-run"], "is not a job line"),
+    "submit a job without its keys": (["submit", "--list", "{partial}", "--dry-run"], "lacks"),
+    "submit max-concurrent 0": (["submit", "--list", "{empty}", "--launcher", "slurm", "--max-concurrent", "0"],
+                                "--max-concurrent takes a whole number >= 1"),
+    "submit cpus-per-gpu 0": (["submit", "--list", "{empty}", "--cpus-per-gpu", "0"], "--cpus-per-gpu takes a whole number >= 1"),
+    "submit out is a file": (["submit", "--list", "{empty}", "--out", "{empty}"], "is a file, not a folder"),
+    "submit unknown launcher": (["submit", "--list", "{empty}", "--launcher", "pbs"], "invalid choice"),
+}
+
+
+@pytest.mark.parametrize("case", list(LAUNCH_CASES))
+def test_launch_rejects(case, tmp_path, capsys):
+    from redit import launch
+
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "corrupt.jsonl").write_text('{"name": \n')
+    (tmp_path / "partial.jsonl").write_text('{"name": "a", "run_dir": "x"}\n')
+    paths = {"root": tmp_path, "list": tmp_path / "jobs.jsonl", "empty": tmp_path / "empty.jsonl",
+             "corrupt": tmp_path / "corrupt.jsonl", "partial": tmp_path / "partial.jsonl"}
+    args, expected = LAUNCH_CASES[case]
+    try:
+        code = launch.main([a.format(**paths) for a in args])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 2
+    assert expected in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "jobs.jsonl").exists()
