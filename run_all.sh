@@ -46,7 +46,7 @@ Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--
                     run); see python -m redit.launch --help
   --partition       with --launcher slurm: sbatch --partition of every array
   --account         with --launcher slurm: sbatch --account (the allocation charged)
-  --max-concurrent  with --launcher slurm: at most N tasks of an array at once (--array=0-K%N)
+  --max-concurrent  with --launcher slurm: at most N tasks of an array at once (--array=0-K%N); alias --max-parallel
   --dry-run         with --scale paper: print every verl command (local) or the job files and
                     submit commands (slurm, ray); run and write nothing
 
@@ -72,7 +72,7 @@ fi
 DEFAULT_GRID="$(registry names --default-grid)"   # the long studies run with --only
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --scale|--only|--seeds|--steps|--ablation-seeds|--ablation-steps|--jobs|--runs|--out|--launcher|--partition|--account|--max-concurrent)
+    --scale|--only|--seeds|--steps|--ablation-seeds|--ablation-steps|--jobs|--runs|--out|--launcher|--partition|--account|--max-concurrent|--max-parallel)
       [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || { echo "error: $1 needs a value (see ./run_all.sh --help)" >&2; exit 2; } ;;
   esac
   case "$1" in
@@ -90,7 +90,7 @@ while [[ $# -gt 0 ]]; do
     --launcher) LAUNCHER="$2"; shift 2 ;;
     --partition) PARTITION="$2"; shift 2 ;;
     --account) ACCOUNT="$2"; shift 2 ;;
-    --max-concurrent) MAX_CONCURRENT="$2"; shift 2 ;;
+    --max-concurrent|--max-parallel) MAX_CONCURRENT="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown option $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
   esac

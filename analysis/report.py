@@ -391,6 +391,10 @@ def write_readme(out: Path, args, runs: list[Run], index, sections) -> None:
              f"(backends: {', '.join(backends)}; commits: {', '.join(shas) or 'unknown'}).", ""]
     findings = out / "findings.md"
     reading = ["## Findings", "", findings.read_text().strip(), ""] if findings.is_file() else []
+    # the paper's claims beside this repository's numbers open the page (issue 23)
+    paper = [sec for sec in sections if sec.startswith("## The paper side by side")]
+    sections = [sec for sec in sections if not sec.startswith("## The paper side by side")]
+    intro += paper
     # the headline experiment (regime) and what it says open the page; the other tables follow the index
     lead = [sections.pop(0)] + reading if sections and sections[0].startswith("## Regime") else []
     head = ["Experiments in these runs (titles from `redit/registry.py`):", ""]
