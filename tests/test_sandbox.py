@@ -203,6 +203,15 @@ def _host_keyring(spec):
     return ctypes.CDLL(None).syscall(ctypes.c_long(nr), ctypes.c_long(0), ctypes.c_long(spec), ctypes.c_long(1))
 
 
+def _assert_no_survivors(name: str) -> None:
+    """No process of a scoring outlives it (any found is killed, then the test fails)."""
+    time.sleep(0.2)
+    survivors = _survivors()
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"{name}: left processes behind"
+
+
 def _survivors():
     found = []
     for p in os.listdir("/proc"):
@@ -248,11 +257,7 @@ def test_hostile_program_scores_zero_and_leaves_the_host_unchanged(host, monkeyp
         host["server"].accept()  # nobody connected
     assert host["proc"].poll() is None, "a host process was killed"
     assert _nofile_limit(host["sentinel"]) == limit_before, "a host process's limits changed"
-    time.sleep(0.2)
-    survivors = _survivors()
-    for pid in survivors:
-        os.kill(pid, signal.SIGKILL)
-    assert not survivors, f"{name}: left processes behind"
+    _assert_no_survivors(name)
 
 
 @pytest.mark.parametrize("isolation", ISOLATIONS)
@@ -489,11 +494,7 @@ def test_state_does_not_survive_to_the_next_scoring(monkeypatch, isolation, name
         result = run_tests(PERSISTENT[name], TESTS, timeout=3, isolation=isolation)
         assert not result.passed, f"{name}: scoring {i + 1} found what scoring {i} left ({result})"
         assert result.status == "failed", result  # it ran, and its answer was wrong
-    time.sleep(0.2)
-    survivors = _survivors()
-    for pid in survivors:
-        os.kill(pid, signal.SIGKILL)
-    assert not survivors, f"{name}: left processes behind"
+    _assert_no_survivors(name)
 
 
 @pytest.mark.parametrize("isolation", ISOLATIONS)
