@@ -24,6 +24,7 @@ from redit.registry import EXPERIMENTS, REMEDIES_LEVELS
 from .reader import (GRAD_NORM, RAW_SCORE, ZERO_STD_ALL_CORRECT, ZERO_STD_ALL_WRONG, ZERO_STD_RAW, Run, metric,
                      primary_outcome, secondary_outcome, val_curve)
 from .stats import CI_METHOD, HOLM_METHOD, MDE_METHOD, TEST_METHOD, holm, mean_ci, paired_summary
+from .regime import _p, _pct
 from .tables import _latex_escape
 
 NAME = "remedies"
@@ -224,19 +225,11 @@ def verdicts(table: pd.DataFrame, budget_table: pd.DataFrame) -> list[str]:
 
 # ---- rendering -----------------------------------------------------------------------------------
 
-def _pct(x, digits=1):
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}"
-
-
 def _delta(r: dict, outcome: str) -> str:
     if r[f"{outcome}_n_pairs"] == 0:
         return "baseline" if r["arm"] == BASELINE else "—"
     d, half = r[f"{outcome}_delta"], r[f"{outcome}_delta_ci95"]
     return f"{100 * d:+.1f}" + ("" if math.isnan(half) else f" [{100 * (d - half):+.1f}, {100 * (d + half):+.1f}]")
-
-
-def _p(x):
-    return "" if x is None or math.isnan(x) else f"{x:.3f}"
 
 
 HEADER = ["level", "arm", "n", "primary %", "Δ primary pts [95% CI]", "p", "p (Holm)", "MDE pts", "secondary %",
@@ -359,7 +352,7 @@ def headline_figure(table: pd.DataFrame, title: str | None = None) -> Figure:
     handles = [plt.Line2D([], [], color="C3", marker="o", ls="", label="arms with ReDit noise"),
                plt.Line2D([], [], color="C0", marker="o", ls="", label="remedies without noise"),
                plt.Line2D([], [], color="C0", marker="o", mfc="white", ls="", label="the same at equal generated completions (refill)"),
-               plt.Line2D([], [], color="k", marker="$*$", ls="", label="Holm p < 0.05 (none here)" if (table["primary_p_holm"] >= 0.05).all()
+               plt.Line2D([], [], color="k", marker="$*$", ls="", label="Holm p < 0.05 (none here)" if (table["primary_p_holm"].dropna() >= 0.05).all()
                           else "Holm p < 0.05")]
     fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=4, frameon=False)
     fig.suptitle(title or "Remedies for saturated groups: Δ vs GRPO per level", fontsize=11)
