@@ -91,7 +91,8 @@ _step_state = {"step": 0, "total_steps": None, "metrics": {}, "controller": None
 
 
 def dither_config(algorithm_config, total_steps: int | None = None) -> DitherConfig:
-    """The DitherConfig of `algorithm.redit` (absent: gaussian, sigma 0.05). ValueError names the key."""
+    """The DitherConfig of `algorithm.redit` (absent: gaussian, sigma 0.05), every DitherConfig key included
+    (`+algorithm.redit.reward_parts=5`: one draw per reward part, summed). ValueError names the key."""
     return DitherConfig.from_section((algorithm_config or {}).get("redit"), total_steps, where="algorithm.redit")
 
 

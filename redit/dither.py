@@ -31,6 +31,14 @@ Scope (`scope`, beyond the paper): which prompt groups get noise, judged on thei
     mixed        only groups with differing raw rewards: perturbed advantages where GRPO has signal
 The two partial scopes separate the two mechanisms the paper's claims mix. The noise drawn for a
 response is the same under every scope (masked, not re-drawn), so scopes compare like for like.
+
+Reward parts (`reward_parts`, k): where the reward is a sum of k parts (the released code's GSM8K
+reward has 5 reward functions, MATH 3), noise can go on each part rather than once on the sum. With
+k > 1, k independent draws of `dist` at `sigma` are made per response and their sum is added to its
+total reward (equivalent to dithering each part). For gaussian the sum is N(0, k s^2), i.e. std
+s*sqrt(k); for uniform and laplace the std is also sqrt(k) times one draw's, but the sum is no longer
+uniform (k = 2: triangular on [-2s, 2s]) or laplace. k = 1 (the default) is one draw per response,
+bit-identical to the draws before the option existed.
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ class DitherConfig:
     total_steps: Optional[int] = None
     seed: int = 0
     scope: str = "all"
+    reward_parts: int = 1  # k independent draws per response, summed (noise on each of k reward parts)
 
     def __post_init__(self):
         if self.dist not in DISTRIBUTIONS:
@@ -85,6 +94,10 @@ class DitherConfig:
                 raise ValueError(f"dither total_steps must be a positive integer; got {self.total_steps!r}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"dither seed must be a non-negative integer; got {self.seed!r}.")
+        parts = self.reward_parts
+        if isinstance(parts, bool) or not isinstance(parts, (int, np.integer)) or parts < 1:
+            raise ValueError(f"dither reward_parts must be a whole number >= 1 (1: noise on the summed reward, "
+                             f"k: one draw per reward part); got {parts!r}.")
 
     @property
     def enabled(self) -> bool:
@@ -95,14 +108,15 @@ class DitherConfig:
 
     @classmethod
     def from_section(cls, section, total_steps: Optional[int] = None, where: str = "dither") -> "DitherConfig":
-        """From a config mapping with keys dist/sigma/schedule/sigma_end/seed/scope (missing: defaults).
-        ValueError names `where.<key>` for an unknown key or a bad value."""
+        """From a config mapping with keys dist/sigma/schedule/sigma_end/seed/scope/reward_parts (missing:
+        defaults). ValueError names `where.<key>` for an unknown key or a bad value."""
         values = dict((section or {}).items())
-        known = ("dist", "sigma", "schedule", "sigma_end", "seed", "scope")
+        known = ("dist", "sigma", "schedule", "sigma_end", "seed", "scope", "reward_parts")
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ValueError(f"unknown key {where}.{unknown[0]}; the keys are {', '.join(known)}.")
-        values = {"dist": "gaussian", "sigma": 0.05, "schedule": "constant", "sigma_end": 0.0, "seed": 0, "scope": "all", **values}
+        values = {"dist": "gaussian", "sigma": 0.05, "schedule": "constant", "sigma_end": 0.0, "seed": 0, "scope": "all",
+                  "reward_parts": 1, **values}
         for key in ("sigma", "sigma_end"):
             if isinstance(values[key], int) and not isinstance(values[key], bool):
                 values[key] = float(values[key])
@@ -119,11 +133,12 @@ def matched_sigma(dist: str, std: float) -> float:
     return std / STD_PER_SIGMA[dist]
 
 
-def noise_std(dist: str, sigma: float) -> float:
-    """The standard deviation of `dist` noise with parameter `sigma` (the inverse of matched_sigma)."""
+def noise_std(dist: str, sigma: float, reward_parts: int = 1) -> float:
+    """The standard deviation of `dist` noise with parameter `sigma` (the inverse of matched_sigma), summed
+    over `reward_parts` independent draws (std grows as sqrt(k))."""
     if dist not in STD_PER_SIGMA:
         raise ValueError(f"dither dist must be one of {', '.join(DISTRIBUTIONS)}; got {dist!r}.")
-    return sigma * STD_PER_SIGMA[dist]
+    return sigma * STD_PER_SIGMA[dist] * math.sqrt(reward_parts)
 
 
 def sigma_at(config: DitherConfig, step: int) -> float:
@@ -171,7 +186,8 @@ def sample_noise(shape, dist: str, sigma: float, generator: torch.Generator) -> 
 
 
 def dither(rewards, config: DitherConfig, step: int, groups=None) -> torch.Tensor:
-    """rewards + independent zero-mean noise (one draw per element), same shape, float dtype.
+    """rewards + independent zero-mean noise (one draw per element, or the sum of `config.reward_parts`
+    draws), same shape, float dtype.
 
     Deterministic for a given (config.seed, step), independent of torch's global RNG. With sigma = 0
     or dist = "none" the rewards come back unchanged (as a float tensor). `groups` (group size G or
@@ -184,7 +200,11 @@ def dither(rewards, config: DitherConfig, step: int, groups=None) -> torch.Tenso
     sigma = sigma_at(config, step)
     if config.dist == "none" or sigma == 0.0:
         return rewards.clone()
-    noise = sample_noise(tuple(rewards.shape), config.dist, sigma, step_generator(config.seed, step))
+    generator = step_generator(config.seed, step)
+    if config.reward_parts == 1:  # the one-draw path, exactly as before the option (committed runs depend on it)
+        noise = sample_noise(tuple(rewards.shape), config.dist, sigma, generator)
+    else:
+        noise = sample_noise((*rewards.shape, config.reward_parts), config.dist, sigma, generator).sum(dim=-1)
     if config.scope != "all":
         if groups is None:
             raise ValueError(f"dither scope {config.scope!r} needs the prompt groups (groups=G or group ids).")

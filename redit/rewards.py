@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from typing import Callable, NamedTuple
 
 # ---------------------------------------------------------------- numbers (gsm8k, tiny)
 _NUMBER = r"-?\$?\s*\d[\d,]*(?:\.\d+)?|-?\.\d+"
@@ -274,8 +275,18 @@ SCORERS = {
     "humaneval": humaneval_correct,
 }
 NAMED_REWARDS = {"gsm8k_paper": gsm8k_paper_reward, "math_paper": math_paper_reward, **SCORERS}
-# Tasks with the paper's shaped reward, as {task: (parts function, maximum of the sum)}.
-PAPER_REWARDS = {"gsm8k": (gsm8k_paper_reward_parts, 5.0), "math": (math_paper_reward_parts, 3.0)}
+
+
+class PaperReward(NamedTuple):
+    """A released-code shaped reward: `parts(response, reference) -> {part: value}` (sum = the reward),
+    the maximum of the sum, and the number of parts (the released code's separate reward functions)."""
+    parts: Callable[[str, object], dict]
+    maximum: float
+    n_parts: int
+
+
+# Tasks with the paper's shaped reward: the released grpo_gsm8k.py trains on five reward functions, grpo_math.py on two.
+PAPER_REWARDS = {"gsm8k": PaperReward(gsm8k_paper_reward_parts, 5.0, 5), "math": PaperReward(math_paper_reward_parts, 3.0, 2)}
 
 
 def paper_reward_parts(task: str, response: str, reference) -> dict[str, float]:

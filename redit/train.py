@@ -75,6 +75,8 @@ class ReditArguments:
     schedule: str = _arg("constant", "sigma schedule", SCHEDULES)
     sigma_end: float = _arg(0.0, "sigma at the last step for non-constant schedules")
     scope: str = _arg("all", "groups that get noise, by their raw rewards: all (the paper), zero_var, mixed", SCOPES)
+    noise_on: str = _arg("sum", "sum: one draw on the summed reward; parts: one draw per part of the paper reward "
+                         "(gsm8k 5, math 2), as the released code's separate reward functions do", ("sum", "parts"))
     adaptive: str = _arg("none", "adaptive sigma (redit.adaptive_sigma): steer this statistic to --setpoint; "
                          "--sigma is the start", ("none", *TARGETS))
     setpoint: float | None = _arg(None, "adaptive target (default: flip_rate 0.05, grad_norm 1.0)")
@@ -260,6 +262,16 @@ def resolve_reward(task: str, reward: str) -> str:
     return reward
 
 
+def paper_reward_parts_count(task: str, reward: str, noise_on: str) -> int:
+    """The dither's reward_parts: 1 for --noise-on sum, the paper reward's number of parts for --noise-on parts."""
+    if noise_on == "sum":
+        return 1
+    if reward != "paper":
+        raise ValueError(f"--noise-on parts needs a reward made of parts (the paper reward of {', '.join(PAPER_REWARDS)}); "
+                         f"--task {task} with the {reward} reward has one part: use --noise-on sum.")
+    return PAPER_REWARDS[task].n_parts
+
+
 def _looks_like_hub_id(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name) is not None and not name.startswith(("/", "."))
 
@@ -291,6 +303,8 @@ def resolve_config(parsed: ParsedArgs) -> dict:
                          "schedule it would be ignored: drop it or choose a --schedule.")
     if r.dist == "none" and r.scope != "all":
         raise ValueError("--scope chooses which groups get noise, and --dist none adds none: choose a noise --dist or drop --scope.")
+    if r.dist == "none" and r.noise_on != "sum":
+        raise ValueError("--noise-on parts says where noise goes, and --dist none adds none: choose a noise --dist or drop --noise-on.")
     if r.setpoint is not None and r.adaptive == "none":
         raise ValueError("--setpoint is the target of --adaptive (flip_rate or grad_norm); without it the setpoint would be ignored.")
     for name in ("val_problems", "train_problems"):
@@ -308,6 +322,7 @@ def resolve_config(parsed: ParsedArgs) -> dict:
         raise ValueError("geo3k needs a vision-language policy, which this TRL backend does not wire yet; "
                          "run experiments/geo3k (verl) instead.")
     reward = resolve_reward(r.task, r.reward)
+    reward_parts = paper_reward_parts_count(r.task, reward, r.noise_on)
     _check_trackers(t.report_to)
     if t.use_vllm:
         import importlib.util
@@ -316,7 +331,8 @@ def resolve_config(parsed: ParsedArgs) -> dict:
             raise ValueError("--use_vllm true needs the vllm package (pip install vllm) on a CUDA machine; drop it to generate with transformers.")
     dither_cfg = DitherConfig(dist=r.dist, sigma=r.sigma, schedule=r.schedule, sigma_end=r.sigma_end,
                               total_steps=t.max_steps if r.schedule != "constant" else None,
-                              seed=t.seed if r.dither_seed is None else r.dither_seed, scope=r.scope)
+                              seed=t.seed if r.dither_seed is None else r.dither_seed, scope=r.scope,
+                              reward_parts=reward_parts)
     if r.dist != "none" and not dither_cfg.enabled:
         raise ValueError(f"--dist {r.dist} with sigma 0 adds no noise; use --dist none for plain GRPO or set --sigma.")
     adaptive = None

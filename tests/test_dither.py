@@ -194,3 +194,50 @@ def test_noise_std_is_the_inverse_of_matched_sigma(dist, sigma, std):
         assert noise_std(dist, matched_sigma(dist, 0.05)) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="dither dist"):
         noise_std("cauchy", 0.1)
+
+
+# ---------------------------------------------------------------- noise on each reward part (reward_parts)
+# Draws of the committed implementation (before reward_parts existed) for seed 3, step 7, sigma 0.1: the
+# default path must reproduce them bit for bit, since the committed results were computed with them.
+COMMITTED_DRAWS = {
+    "gaussian": [0.08190460128757543, 0.07074837307016148, -0.14383508942222759, -0.0897581208921583],
+    "uniform": [-0.07732215303980985, -0.0113448972400636, 0.017758668853092987, 0.05248408508391855],
+    "laplace": [-0.14837816428433395, -0.012041659438064711, 0.019551219828738822, 0.074410548019963],
+}
+
+
+@pytest.mark.parametrize("dist", sorted(COMMITTED_DRAWS))
+def test_one_reward_part_keeps_the_committed_draws_bit_for_bit(dist):
+    for cfg in (DitherConfig(dist=dist, sigma=0.1, seed=3), DitherConfig(dist=dist, sigma=0.1, seed=3, reward_parts=1)):
+        assert dither(torch.zeros(4, dtype=torch.float64), cfg, step=7).tolist() == COMMITTED_DRAWS[dist]
+
+
+@pytest.mark.parametrize("dist,sigma,one_draw_std", [
+    ("gaussian", 0.3, 0.3), ("uniform", 0.3, 0.3 / math.sqrt(3)), ("laplace", 0.3, 0.3 * math.sqrt(2))])
+def test_k_reward_parts_sum_k_draws_so_the_std_grows_as_sqrt_k(dist, sigma, one_draw_std):
+    noise = dither(torch.zeros(N), DitherConfig(dist=dist, sigma=sigma, seed=7, reward_parts=5), step=3).double()
+    assert abs(noise.mean().item()) < 5 * one_draw_std * math.sqrt(5) / math.sqrt(N)
+    assert noise.std().item() == pytest.approx(one_draw_std * math.sqrt(5), rel=0.01)
+    assert noise_std(dist, sigma, reward_parts=5) == pytest.approx(one_draw_std * math.sqrt(5))
+
+
+def test_two_uniform_parts_sum_to_a_triangular_not_a_uniform_distribution():
+    noise = dither(torch.zeros(N), DitherConfig(dist="uniform", sigma=1.0, seed=1, reward_parts=2), step=0).double()
+    assert noise.abs().max().item() <= 2.0
+    # triangular on [-2, 2]: P(|x| < 1) = 3/4 (a uniform of the same range would give 1/2)
+    assert (noise.abs() < 1).double().mean().item() == pytest.approx(0.75, abs=0.005)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True, "5"])
+def test_reward_parts_must_be_a_whole_number_at_least_one(bad):
+    with pytest.raises(ValueError, match="reward_parts must be a whole number >= 1") as err:
+        DitherConfig(reward_parts=bad)
+    assert "\n" not in str(err.value)
+
+
+def test_reward_parts_is_a_key_of_a_config_section():
+    assert DitherConfig.from_section({"reward_parts": 5}).reward_parts == 5
+    assert DitherConfig.from_section({}).reward_parts == 1
+    assert DitherConfig.from_section({"sigma": 0.1}).to_dict()["reward_parts"] == 1
+    with pytest.raises(ValueError, match="algorithm.redit: dither reward_parts"):
+        DitherConfig.from_section({"reward_parts": 0}, where="algorithm.redit")

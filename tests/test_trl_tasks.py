@@ -69,6 +69,34 @@ def test_paper_reward_parts_sum_to_the_reward_and_the_noise_is_added_once():
     assert fn.last_correct.tolist() == [1.0, 0.0]
 
 
+def test_noise_on_parts_draws_once_per_paper_reward_part_and_is_recorded():
+    base = ["--run-dir", "/tmp/x", "--task", "gsm8k", "--dist", "gaussian", "--sigma", 0.1]
+    assert train.resolve_config(train.parse_args(base))["dither"]["reward_parts"] == 1  # the default: noise on the sum
+    assert train.resolve_config(train.parse_args([*base, "--noise-on", "parts"]))["dither"]["reward_parts"] == 5
+    math = ["--run-dir", "/tmp/x", "--task", "math", "--dist", "gaussian", "--sigma", 0.1, "--noise-on", "parts"]
+    assert train.resolve_config(train.parse_args(math))["dither"]["reward_parts"] == 2  # grpo_math.py: two reward functions
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--task", "tiny", "--dist", "gaussian", "--sigma", 0.1, "--noise-on", "parts"], "--noise-on parts needs a reward made of parts"),
+    (["--task", "gsm8k", "--reward", "binary", "--dist", "gaussian", "--sigma", 0.1, "--noise-on", "parts"], "binary reward has one part"),
+    (["--task", "gsm8k", "--noise-on", "parts"], "--dist none adds none"),
+])
+def test_noise_on_parts_is_refused_where_it_cannot_apply(args, needle):
+    with pytest.raises(ValueError, match=needle.replace("-", r"\-")) as err:
+        train.resolve_config(train.parse_args(["--run-dir", "/tmp/x", *args]))
+    assert "\n" not in str(err.value)
+
+
+def test_noise_on_parts_adds_the_sum_of_five_draws_to_each_sample():
+    perfect = "<reasoning>\n9+9=18\n</reasoning>\n<answer>\n18\n</answer>\n"
+    config = DitherConfig(sigma=0.1, seed=0, reward_parts=5)
+    out, _ = reward_call(DitheredReward("gsm8k", config, group_size=2, reward="paper"), [perfect, perfect], ["18", "18"], step=0)
+    from redit.dither import sample_noise, step_generator
+    five = sample_noise((2, 5), "gaussian", 0.1, step_generator(0, 0)).sum(dim=-1)
+    assert out == pytest.approx((5.0 + five).tolist(), abs=1e-6)
+
+
 def check_run(run_dir, task, sigma):
     lines = read_lines(run_dir)
     assert [l["step"] for l in lines] == [0, 1, 2]
