@@ -2,8 +2,8 @@
 results/tiny/convergence.md: steps-to-target over 400 steps (the paper's "GRPO's accuracy in ~10 % of
 the steps") and ReDit − GRPO at three policy sizes.
 
-Run names carry the registry variant: convergence `<level>-<arm>-s<seed>`, size
-`<size>-<level>-<arm>-s<seed>` (arm: grpo | redit).
+Level, arm and policy size come from each run's registry variant (config.json's experiment/variant):
+convergence `<level>-<arm>`, size `<size>-<level>-<arm>` (arm: grpo | redit).
 
     from analysis import load_runs, convergence
     runs = load_runs("runs/tiny")
@@ -32,14 +32,16 @@ ARMS = ("grpo", "redit")
 
 
 def parse(run: Run, with_size: bool = False) -> dict:
-    """{level, arm, seed[, size]} from the run's variant name; ValueError if it is not one."""
-    parts = run.name.rsplit("-s", 1)[0].split("-")
-    size = parts.pop(0) if with_size else None
-    if len(parts) != 2 or parts[0] not in (SIZE_LEVELS if with_size else CONVERGENCE_LEVELS) or parts[1] not in ARMS \
+    """{level, arm, seed[, size]} of the run's registry variant; ValueError if it is not a convergence
+    (with_size: size) variant."""
+    experiment = "size" if with_size else "convergence"
+    variant = run.registry_variant if run.experiment == experiment else None
+    size = dict(variant.trl_options).get("policy_size", "small") if variant else None
+    if variant is None or run.level not in (SIZE_LEVELS if with_size else CONVERGENCE_LEVELS) or run.arm not in ARMS \
             or (with_size and size not in POLICY_SIZES):
-        kind = "size: <size>-<level>-<arm>-s<seed>" if with_size else "convergence: <level>-<arm>-s<seed>"
-        raise ValueError(f"run {run.path}: {run.name!r} is not a {kind} variant.")
-    return {"level": parts[0], "arm": parts[1], "seed": run.seed, **({"size": size} if with_size else {})}
+        raise ValueError(f"run {run.path} is labelled {run.experiment}/{run.variant}, not a {experiment} variant; "
+                         "label it: python scripts/label_runs.py --runs <its runs folder>.")
+    return {"level": run.level, "arm": run.arm, "seed": run.seed, **({"size": size} if with_size else {})}
 
 
 def final_held_out(run: Run) -> float:

@@ -2,7 +2,9 @@
 
 A run folder holds config.json, metrics.jsonl ({"step": N, "data": {...}} per line, the shape of
 verl's `file` logger; or metrics.jsonl.gz, the compact copy `python -m analysis --export-runs` writes)
-and, once finished, done.json (see redit.runlog). The reader tolerates what
+and, once finished, done.json (see redit.runlog). A run's identity is its config.json's `experiment` and
+`variant` (names in redit/registry.py), never its folder; a folder without them is experiment
+"unlabelled" (scripts/label_runs.py labels old runs). The reader tolerates what
 real runs leave behind: a truncated or corrupt line (skipped, with a warning naming file:line), a
 step logged twice after a resume (the last copy wins) and keys a backend never logged (empty cells).
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from redit import REPO_ROOT, runlog
+from redit import REPO_ROOT, registry, runlog
 from redit.dither import noise_std
 
 GRAD_NORM, RAW_SCORE = "actor/grad_norm", "critic/score/mean"
@@ -33,6 +35,8 @@ PAPER_VANISH, PAPER_EXPLODE = 0.01, 5.0  # the paper's Figure 1 caption: norm < 
 # explodes when it exceeds EXPLODE_MEDIAN_MULTIPLE x the run's median norm.
 EXPLODE_MEDIAN_MULTIPLE = 10.0
 METRICS_FILES = ("metrics.jsonl", "metrics.jsonl.gz")  # the compact committed copy is gzipped
+UNLABELLED = "unlabelled"  # the experiment of a run whose config.json names none (written before runs carried it)
+LABEL_HINT = "label them with: python scripts/label_runs.py --runs {root}"
 
 # Training knobs that define a run's *setting*: two runs with equal settings differ only in their
 # dithering (dist, sigma, schedule, scope, adaptive σ) and seed, so one is the other's baseline. Every
@@ -41,7 +45,7 @@ SETTING_KEYS = ("backend", "task", "algorithm", "steps", "prompts_per_step", "nu
                 "lr", "max_grad_norm", "max_new_tokens", "reward", "model.path")
 
 # Columns every run contributes to summaries and the tidy frame, whichever backend wrote it.
-CONFIG_COLUMNS = ["run", "experiment", "backend", "task", "algorithm", "method", "seed",
+CONFIG_COLUMNS = ["run", "experiment", "variant", "backend", "task", "algorithm", "method", "seed",
                   "dist", "sigma", "noise_std", "schedule", "sigma_end", "steps", "model", "git_sha", "scope", "adaptive"]
 
 
@@ -59,7 +63,34 @@ class Run:
     config: dict
     metrics: pd.DataFrame  # index: step; columns: metric keys
     complete: bool
-    experiment: str = "main"
+    experiment: str = UNLABELLED
+    variant: str | None = None
+
+    @property
+    def registry_variant(self) -> registry.Variant | None:
+        """The run's variant in redit/registry.py (None: unlabelled, or a name the registry does not know)."""
+        try:
+            return registry.variant(self.experiment, self.variant) if self.variant else None
+        except ValueError:
+            return None
+
+    @property
+    def level(self) -> str | None:
+        """The registry name of the run's task difficulty (`hard`, ...); None when its variant has none."""
+        found = self.registry_variant
+        return found.level if found else None
+
+    @property
+    def level_label(self) -> str | None:
+        """The variant name up to its level: `hard` (regime, remedies), `wide-hard` (size: the policy too)."""
+        level = self.level
+        return self.variant[:self.variant.index(level) + len(level)] if level else None
+
+    @property
+    def arm(self) -> str | None:
+        """The registry arm: the variant name after its level (`hard-redit-zero_var` -> `redit-zero_var`)."""
+        found = self.registry_variant
+        return registry.arm(self.variant, found) if found else None
 
     @property
     def method(self) -> str:
@@ -85,7 +116,7 @@ class Run:
     def info(self) -> dict:
         """The run's config columns (CONFIG_COLUMNS plus any other dithering key, e.g. a scope)."""
         dither = self.config.get("dither") or {}
-        info = {"run": self.name, "experiment": self.experiment, "backend": self.config.get("backend"),
+        info = {"run": self.name, "experiment": self.experiment, "variant": self.variant, "backend": self.config.get("backend"),
                 "task": self.task, "algorithm": self.config.get("algorithm", "grpo"), "method": self.method,
                 "seed": self.seed, "dist": dither.get("dist", "none"), "sigma": float(dither.get("sigma", 0.0) or 0.0),
                 "noise_std": noise_std(dither.get("dist", "none"), float(dither.get("sigma", 0.0) or 0.0)),
@@ -153,7 +184,9 @@ def read_metrics(path: Path) -> pd.DataFrame:
     return frame.apply(pd.to_numeric, errors="coerce").astype(float)
 
 
-def load_run(path: Path, experiment: str = "main") -> Run:
+def load_run(path: Path, identity: tuple[str, str | None] | None = None) -> Run:
+    """One run folder; its (experiment, variant) from config.json unless `identity` gives them (a
+    sweep link's own, see load_runs)."""
     path = Path(path)
     try:
         config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
@@ -166,7 +199,8 @@ def load_run(path: Path, experiment: str = "main") -> Run:
     if bad:
         raise ValueError(f"{path / 'config.json'} {bad}; repair it or move that run folder out of --runs.")
     metrics = read_metrics(metrics_file(path))
-    return Run(path.name, path, config, metrics, (path / "done.json").is_file(), config.get("experiment") or experiment)
+    experiment, variant = identity or (config.get("experiment") or UNLABELLED, config.get("variant"))
+    return Run(path.name, path, config, metrics, (path / "done.json").is_file(), experiment, variant)
 
 
 def metrics_file(run_dir: Path) -> Path:
@@ -178,8 +212,10 @@ def metrics_file(run_dir: Path) -> Path:
 
 
 def load_runs(root: Path, include_incomplete: bool = False) -> list[Run]:
-    """Every run folder under root (any depth). A run's experiment is config["experiment"], else the
-    folder it sits in relative to root (runs directly under root are the "main" experiment)."""
+    """Every run folder under root (any depth), labelled by its config.json's experiment and variant
+    (UNLABELLED without them, with one warning naming the fix). A run folder reached through a link (the
+    sweep's "same run as" another experiment's) is the link's: <experiment>/<variant>-s<seed>, as the
+    sweep names it; one config.json cannot name every experiment that shares the run."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no run folder {root}; run ./run_all.sh (or python -m redit.train) first, or pass --runs.")
@@ -196,14 +232,29 @@ def load_runs(root: Path, include_incomplete: bool = False) -> list[Run]:
                                                  and (here + os.sep).startswith(os.path.realpath(os.path.join(d, s)) + os.sep))]
         if set(METRICS_FILES) & set(files):
             found.append(Path(d))
+    unlabelled = []
     for run_dir in sorted(found):
-        relative = run_dir.parent.relative_to(root).as_posix()
-        run = load_run(run_dir, experiment="main" if relative == "." else relative)
+        run = load_run(run_dir, _link_identity(root, run_dir))
         if not run.complete and not include_incomplete:
             warnings.warn(f"{run.path}: unfinished run (no done.json) left out", stacklevel=2)
             continue
+        if run.experiment == UNLABELLED:
+            unlabelled.append(run)
         runs.append(run)
+    if unlabelled:
+        warnings.warn(f"{len(unlabelled)} run folders (e.g. {unlabelled[0].path}) name no experiment/variant in config.json "
+                      f"and are grouped as {UNLABELLED!r}; " + LABEL_HINT.format(root=root), stacklevel=2)
     return runs
+
+
+def _link_identity(root: Path, run_dir: Path) -> tuple[str, str] | None:
+    """(experiment, variant) of a run folder reached through a link at <experiment>/<variant>-s<seed>
+    (how the sweep links a run shared by two experiments); None for a real folder, or a link directly in
+    root (its config.json says what it is)."""
+    experiment = run_dir.parent.relative_to(root).as_posix()
+    if experiment == "." or os.path.realpath(run_dir) == os.path.join(os.path.realpath(root), run_dir.relative_to(root)):
+        return None
+    return experiment, run_dir.name.rsplit("-s", 1)[0]
 
 
 def val_column(run: Run) -> str | None:
@@ -321,11 +372,11 @@ def _level_knobs(runs: list[Run]) -> list[str]:
 
 
 def level_name(run: Run, knobs: list[str]) -> str:
-    """The run's setting as the knobs that vary among its experiment's runs, e.g. "max_number=20, min_ops=2"
-    (a regime level); "one level" when nothing varies."""
+    """The run's level: its registry name (`hard`), else the knobs that vary among its experiment's runs,
+    e.g. "max_number=20, min_ops=2"; "one level" when nothing varies."""
     from .tables import readable
 
-    return ", ".join(f"{k.split('.')[-1]}={readable(run.setting.get(k))}" for k in knobs) or "one level"
+    return run.level_label or ", ".join(f"{k.split('.')[-1]}={readable(run.setting.get(k))}" for k in knobs) or "one level"
 
 
 def _check_methods(runs: list[Run], *names: str) -> None:
@@ -340,7 +391,7 @@ def pick_pair(runs: list[Run], baseline: str = "grpo", treatment: str = "redit-g
     """The (baseline, treatment) runs of one seed and one setting (default: the lowest seed both methods
     have, in the first level that has it); only plain arms (noise on every group at a constant σ) are
     candidates, so a scope or schedule arm of the same method is never picked, and both runs share
-    their setting (a regime level: level="max_number=20, ..." as event_pairs names it). A baseline or
+    their setting (a regime level: level="hard", as event_pairs names it). A baseline or
     treatment that is not a method of these runs is a ValueError naming the methods there are."""
     _check_methods(runs, baseline, treatment)
     knobs = _level_knobs(runs)

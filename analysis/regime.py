@@ -6,8 +6,9 @@ saturated (zero-variance) groups. Outcomes, fixed before the runs (results/tiny/
 - mechanism: the fraction of training steps whose pre-clip gradient norm is exactly zero, the
   scale-aware exploding count (> 10 x the run's median) beside the paper's absolute 0.01 / 5.
 
-A run's *level* is derived from its config: the training knobs (`Run.setting`: task_config.*,
-temperature, group size, model, ...) that vary among the regime's runs. Its *arm* is its dithering
+A run's *level* is its registry variant's level (`easy`, `default`, `hard`, `hardest`: redit/registry.py
+REGIME_LEVELS); the training knobs (`Run.setting`: task_config.*, temperature, ...) that vary among the
+regime's runs are the table's extra columns, and name the level of a run without one. Its *arm* is its dithering
 (method, noise std, scope, adaptive σ); each level's GRPO arm is the baseline of every other arm
 there, paired by seed.
 
@@ -44,8 +45,8 @@ def level_knobs(runs: list[Run]) -> list[str]:
 
 
 def level_of(run: Run, knobs: list[str]) -> str:
-    """A level's readable name, e.g. "max_number=15, temperature=1"."""
-    return ", ".join(f"{k.split('.')[-1]}={readable(run.setting.get(k))}" for k in knobs) or "one level"
+    """A level's name: the registry's (`hard`), else the knobs, e.g. "max_number=15, temperature=1"."""
+    return run.level or ", ".join(f"{k.split('.')[-1]}={readable(run.setting.get(k))}" for k in knobs) or "one level"
 
 
 def arm_of(run: Run) -> str:
@@ -190,8 +191,8 @@ def display_rows(table: pd.DataFrame) -> list[list[str]]:
 
 
 def notes(multiple: float = EXPLODE_MEDIAN_MULTIPLE) -> list[str]:
-    return ["Levels: the training knobs that vary among the regime runs, ordered by the GRPO arm's measured zero-variance "
-            "(saturated-group) fraction, raw rewards, mean over steps then seeds; all-correct + all-wrong = all.",
+    return ["Levels: redit/registry.py REGIME_LEVELS (max_number, min_ops, max_ops, temperature; in the CSV), ordered by the "
+            "GRPO arm's measured zero-variance (saturated-group) fraction, raw rewards, mean over steps then seeds; all-correct + all-wrong = all.",
             f"Primary: {OUTCOMES['primary'][0]}. Secondary: {OUTCOMES['secondary'][0]}. Mean ± {CI_METHOD}.",
             f"Δ: paired by seed against the level's GRPO arm, with its 95 % t-CI; p: {TEST_METHOD}; "
             f"p (Holm): {HOLM_METHOD}, per outcome. MDE: {MDE_METHOD}.",

@@ -42,13 +42,11 @@ def arms() -> list[str]:
 
 
 def level_and_arm(run: Run) -> tuple[str, str]:
-    """(level, arm) from the run folder's variant name; ValueError for a name the registry does not know."""
-    variant = run.name.rsplit("-s", 1)[0]
-    level, _, arm = variant.partition("-")
-    if level not in REMEDIES_LEVELS or arm not in arms():
-        raise ValueError(f"run {run.path}: {run.name!r} is not a remedies variant (<level>-<arm>-s<seed>, "
-                         f"levels {', '.join(REMEDIES_LEVELS)}).")
-    return level, arm
+    """(level, arm) of the run's registry variant; ValueError for a run that is not a remedies variant."""
+    if run.experiment != NAME or run.level not in REMEDIES_LEVELS or run.arm not in arms():
+        raise ValueError(f"run {run.path} is labelled {run.experiment}/{run.variant}, not a remedies variant "
+                         f"(levels {', '.join(REMEDIES_LEVELS)}); label it: python scripts/label_runs.py --runs <its runs folder>.")
+    return run.level, run.arm
 
 
 def completions_per_step(run: Run) -> pd.Series:

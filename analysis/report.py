@@ -6,8 +6,8 @@
 
 The regime experiment (analysis.regime) comes first: regime_table.{md,csv,tex} with the slope of
 Δ on the measured zero-variance fraction, the headline figure and Figure 1 at its most saturated level.
-Runs are grouped into experiments by folder (runs/<scale>/<run> = "main", runs/<scale>/<experiment>/<run>
-= that experiment) or by config["experiment"]. Per experiment it writes <experiment>_table.{md,csv,tex}
+Runs are grouped into experiments by their config.json's "experiment" (a folder without one is
+"unlabelled": scripts/label_runs.py labels old runs). Per experiment it writes <experiment>_table.{md,csv,tex}
 (main: main_table.*), the accuracy-vs-step figure, gradient-norm distributions, and where they apply
 Figure 1 (main), the variance figure (σ varies) and σ per step (σ changes over steps). Then
 paper_vs_repo.md (the paper's claims, from results/paper/reference.csv, beside this repo's numbers),

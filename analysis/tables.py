@@ -13,11 +13,11 @@ from redit import registry
 from .reader import PAPER_EXPLODE, PAPER_VANISH, Run, final_val_acc, run_summaries, val_curve
 from .stats import CI_METHOD, HOLM_METHOD, MDE_METHOD, TEST_METHOD, holm, mean_ci, mean_curve, paired_summary, smooth, steps_to_target
 
-# Experiment titles come from the registry (a run's experiment = config["experiment"] or its folder).
+# Experiment titles come from the registry (a run's experiment = its config.json's "experiment").
 EXPERIMENTS = registry.titles()
 ALWAYS_BY = ["task", "method"]
 VARYING_BY = ["algorithm", "sigma", "noise_std", "schedule", "sigma_end", "scope", "adaptive"]  # shown only when they vary in the table
-NOT_GROUPING = {"run", "experiment", "seed", "git_sha", "dist", "steps", "path", "complete",
+NOT_GROUPING = {"run", "experiment", "variant", "seed", "git_sha", "dist", "steps", "path", "complete",
                 "final_acc", "train_steps", "vanishing_steps", "exploding_steps", "zero_std_frac_raw", "missing",
                 "zero_grad_steps", "zero_grad_frac", "exploding_scaled_steps", "zero_std_frac_all_correct",
                 "zero_std_frac_all_wrong", "primary", "secondary"}
@@ -70,7 +70,7 @@ def missing_baseline_note(run: Run) -> str:
     of redit/registry.py supplies one (an undithered arm of the same algorithm at the same steps)."""
     algorithm, steps = run.info["algorithm"], run.info["steps"]
     sources = [e for e in registry.EXPERIMENTS.values() if e.name != run.experiment and any(
-        v.algorithm == algorithm and v.dist == "none" and v.adaptive == "none" and not v.train and "trl" in v.backends
+        v.algorithm == algorithm and v.dist == "none" and v.adaptive == "none" and not v.trl_options and "trl" in v.backends
         for v in e.variants.values())]
     same_steps = [e.name for e in sources if e.steps == steps]
     source = (same_steps or [e.name for e in sources if e.name == "main"] or [e.name for e in sources] or [None])[0]

@@ -54,7 +54,8 @@ The trainer `trainer.v1.trainer_mode=redit_sync` is verl's synchronous trainer p
 total steps for sigma schedules, the hook's metrics in every logger (`redit/sigma`,
 `redit/dithered_score/mean`, `redit/zero_std_group_frac/{raw,dithered}`), and the shared run folder
 (`config.json` and `done.json` beside `$VERL_FILE_LOGGER_PATH`, which verl's `file` logger fills,
-through redit.runlog.RunFolder; `$REDIT_EXPERIMENT` names the experiment in config.json), and
+through redit.runlog.RunFolder; `$REDIT_EXPERIMENT` and `$REDIT_VARIANT` write the run's registry
+experiment and variant into config.json), and
 resumption: with `trainer.resume_mode=auto` and a checkpoint in `trainer.default_local_dir`, verl
 restores the weights, optimiser and data order; this trainer then keeps metrics.jsonl's lines up to
 the checkpoint's step (verl's file logger would truncate it), skips the redundant validation before
@@ -230,7 +231,7 @@ def run_config(config) -> dict:
         backend="verl", task=_task_of(config), algorithm=base, seed=int(config.data.get("seed", 0) or 0), steps=total,
         dither=cfg, adaptive=controller.to_dict() if controller else None,
         model={"path": str(config.actor_rollout_ref.model.path)}, experiment=os.environ.get("REDIT_EXPERIMENT") or None,
-        extras=OmegaConf.to_container(config, resolve=True), repo=REPO_ROOT)
+        variant=os.environ.get("REDIT_VARIANT") or None, extras=OmegaConf.to_container(config, resolve=True), repo=REPO_ROOT)
 
 
 def _task_of(config) -> str | None:

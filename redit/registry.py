@@ -12,8 +12,9 @@ A variant is written in the shared vocabulary of `redit.dither.DitherConfig` and
 (algorithm, dist, sigma = the distribution's own parameter, schedule, scope, adaptive), so both
 backends can run it. Noise at a given *standard deviation* is written `noise(dist, std)`, which gets
 the distribution's parameter from `dither.matched_sigma` (uniform a = std·√3, Laplace b = std/√2) — the
-only place a matched σ is computed. Variants with `train` options (task difficulty, group size, ...)
-exist only on the TRL backend.
+only place a matched σ is computed. Variants with `trl_options` (task difficulty, group size, ...)
+exist only on the TRL backend; a variant's `level` names its task difficulty (the regime's `hard`, ...),
+so tables label levels by name instead of by raw knobs.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ SIGMA_GRID = (0.01, 0.05, 0.1, 0.3, 0.5)
 
 @dataclass(frozen=True)
 class Variant:
-    """One arm of an experiment. `train` holds extra `redit.train` options (TRL only)."""
+    """One arm of an experiment. `trl_options` holds extra `redit.train` options (TRL only); `level` is the
+    name of the task difficulty those options set (a key of REGIME_LEVELS / REMEDIES_LEVELS), None when the
+    variant runs at the task's default."""
 
     algorithm: str = "grpo"
     dist: str = "none"
@@ -43,13 +46,15 @@ class Variant:
     sigma_end: float = 0.0
     scope: str = "all"
     adaptive: str = "none"
-    train: tuple[tuple[str, str], ...] = ()
+    trl_options: tuple[tuple[str, str], ...] = ()
     backends: tuple[str, ...] = ("trl", "verl")
     verl: tuple[tuple[str, str], ...] = ()  # extra recipe variables of the verl variant (CLIP_GRAD, GROUP_SCALE, ...)
 
-    def with_train(self, **options) -> Variant:
-        return replace(self, train=self.train + tuple((k, str(v)) for k, v in options.items()),
-                       backends=tuple(b for b in self.backends if b == "trl"))
+    level: str | None = None
+
+    def with_trl_options(self, level: str | None = None, **options) -> Variant:
+        return replace(self, trl_options=self.trl_options + tuple((k, str(v)) for k, v in options.items()),
+                       backends=tuple(b for b in self.backends if b == "trl"), level=level or self.level)
 
     def train_args(self) -> list[str]:
         """`redit.train` arguments of this variant (only what differs from its defaults)."""
@@ -59,7 +64,7 @@ class Variant:
             value = getattr(self, name)
             if name == "dist" or value != default:  # --dist always: the method is visible in the command
                 args += [f"--{name.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else value]
-        for name, value in self.train:
+        for name, value in self.trl_options:
             args += [f"--{name.replace('_', '-')}", value]
         return args
 
@@ -165,11 +170,11 @@ def _regime_variants() -> dict[str, Variant]:
     variants = {}
     for level, (max_number, min_ops, max_ops, temperature) in REGIME_LEVELS.items():
         knobs = dict(max_number=max_number, min_ops=min_ops, max_ops=max_ops, temperature=temperature, val_every=20)
-        variants[f"{level}-grpo"] = GRPO.with_train(**knobs)
-        variants[f"{level}-redit"] = noise("gaussian", REGIME_NOISE_STD).with_train(**knobs)
+        variants[f"{level}-grpo"] = GRPO.with_trl_options(level, **knobs)
+        variants[f"{level}-redit"] = noise("gaussian", REGIME_NOISE_STD).with_trl_options(level, **knobs)
         if level in REGIME_SCOPE_LEVELS:
             for scope in ("zero_var", "mixed"):
-                variants[f"{level}-{scope}"] = noise("gaussian", REGIME_NOISE_STD, scope=scope).with_train(**knobs)
+                variants[f"{level}-{scope}"] = noise("gaussian", REGIME_NOISE_STD, scope=scope).with_trl_options(level, **knobs)
     return variants
 
 
@@ -211,7 +216,7 @@ def _remedies_variants() -> dict[str, Variant]:
             extra = {"max_grad_norm": NO_CLIP} if arm.endswith("-noclip") else {}
             if arm == "group16":
                 extra = {"num_generations": 16, "prompts_per_step": 4}
-            variants[f"{level}-{arm}"] = variant.with_train(**knobs, **extra)
+            variants[f"{level}-{arm}"] = variant.with_trl_options(level, **knobs, **extra)
     # paper scale (verl recipes, the task's own difficulty): every arm, the TRL options as recipe variables
     for arm, variant in arms.items():
         extra = (("CLIP_GRAD", f"{NO_CLIP:g}"),) if arm.endswith("-noclip") else (("GROUP_SCALE", "2"),) if arm == "group16" else ()
@@ -245,15 +250,15 @@ EXPERIMENTS["convergence"] = Experiment(
     "convergence", "Convergence: steps to GRPO's accuracy over 400 steps (the paper's ~10 % claim)",
     "Does ReDit reach GRPO's final held-out accuracy in ~10 % of the steps, and is it ahead at equal steps? "
     "(pre-registered: results/tiny/convergence.md)",
-    {f"{level}-{arm}": variant.with_train(**_level_knobs(level, CONVERGENCE_VAL_EVERY))
+    {f"{level}-{arm}": variant.with_trl_options(level, **_level_knobs(level, CONVERGENCE_VAL_EVERY))
      for level in CONVERGENCE_LEVELS
      for arm, variant in (("grpo", GRPO), ("redit", noise("gaussian", REGIME_NOISE_STD)))},
     seeds=tuple(range(8)), steps=CONVERGENCE_STEPS, in_default_grid=False)
 EXPERIMENTS["size"] = Experiment(
     "size", "Model size: ReDit − GRPO at three policy sizes (0.11 M to 1.2 M parameters)",
     "Does ReDit's effect change with the policy's size? (pre-registered: results/tiny/convergence.md)",
-    {f"{size}-{level}-{arm}": (variant.with_train(**_level_knobs(level)) if size == "small"
-                               else variant.with_train(**_level_knobs(level), policy_size=size))
+    {f"{size}-{level}-{arm}": (variant.with_trl_options(level, **_level_knobs(level)) if size == "small"
+                               else variant.with_trl_options(level, **_level_knobs(level), policy_size=size))
      for size in POLICY_SIZES for level in SIZE_LEVELS
      for arm, variant in (("grpo", GRPO), ("redit", noise("gaussian", REGIME_NOISE_STD)))},
     seeds=tuple(range(8)), steps=60, in_default_grid=False)
@@ -265,6 +270,20 @@ def get(name: str) -> Experiment:
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}.")
     return EXPERIMENTS[name]
+
+
+def variant(experiment: str, name: str) -> Variant:
+    """The registry variant `name` of `experiment`; ValueError naming the valid choices otherwise."""
+    found = get(experiment).variants.get(name)
+    if found is None:
+        raise ValueError(f"experiment {experiment!r} has no variant {name!r}; choose from {', '.join(get(experiment).variants)}.")
+    return found
+
+
+def arm(name: str, variant: Variant) -> str:
+    """The arm of a variant name: what follows its level (`hard-redit-zero_var` -> `redit-zero_var`,
+    `small-hard-grpo` -> `grpo`); the whole name for a variant without a level."""
+    return name.split(f"{variant.level}-", 1)[1] if variant.level and f"{variant.level}-" in name else name
 
 
 def titles() -> dict[str, str]:

@@ -4,7 +4,8 @@ A run folder `runs/<scale>/<run-name>/` holds:
 
     config.json     the resolved configuration, `run_config(...)`: backend, task, algorithm, seed,
                     steps, dither{...}, method, adaptive_sigma, model{path}, versions, git,
-                    experiment (optional), and the backend's own settings nested under its name
+                    experiment and variant (the run's names in redit/registry.py; the analysis
+                    groups runs by them), and the backend's own settings nested under its name
                     ("verl": {...}); written before step 1 (again when a run resumes)
     metrics.jsonl   one JSON object per line in verl's file-logger shape
                     {"step": N, "data": {"<key>": <float>, ...}}; step 0 holds the validation done
@@ -54,9 +55,11 @@ def method_name(algorithm: str = "grpo", dist: str = "none") -> str:
 
 def run_config(*, backend: str, task: str | None, algorithm: str, seed: int, steps: int | None,
                dither: "DitherConfig", adaptive: dict | None = None, model: dict | None = None,
-               experiment: str | None = None, extras: dict | None = None, repo: Path | None = None) -> dict:
+               experiment: str | None = None, variant: str | None = None, extras: dict | None = None,
+               repo: Path | None = None) -> dict:
     """config.json of a run, the same keys on every backend (what the analysis reads); `extras` (the
-    backend's own settings) go under the key `backend`, `experiment` only when given.
+    backend's own settings) go under the key `backend`, `experiment` and `variant` (registry names) only
+    when given.
 
         >>> from redit.dither import DitherConfig
         >>> run_config(backend="verl", task="gsm8k", algorithm="grpo", seed=0, steps=10,
@@ -74,6 +77,8 @@ def run_config(*, backend: str, task: str | None, algorithm: str, seed: int, ste
     }
     if experiment:
         config["experiment"] = experiment
+    if variant:
+        config["variant"] = variant
     if extras is not None:
         config[backend] = extras
     return config

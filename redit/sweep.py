@@ -47,9 +47,9 @@ class Job:
 
 def grid(runs_root: Path, experiments, seeds=None, steps: int | None = None, extra: list[str] = (),
          ablation_seeds=None, ablation_steps: int | None = None) -> list[Job]:
-    """The jobs of the chosen experiments (redit.registry), TRL variants only: main runs in
-    runs_root/<variant>-s<seed>, every other experiment in runs_root/<experiment>/<variant>-s<seed>
-    (the analysis groups them by folder). Seeds and steps default to each experiment's own;
+    """The jobs of the chosen experiments (redit.registry), TRL variants only, each run in
+    runs_root/<experiment>/<variant>-s<seed> and labelled with --experiment/--variant (its config.json
+    says what it is; the analysis groups by that). Seeds and steps default to each experiment's own;
     `seeds`/`steps` override every experiment, `ablation_*` every experiment but main.
     A job whose resolved training config repeats an earlier job's gets same_as = that job's folder."""
     jobs, first_with_args = [], {}
@@ -65,14 +65,15 @@ def grid(runs_root: Path, experiments, seeds=None, steps: int | None = None, ext
 def _experiment_runs(runs_root: Path, name: str, seeds=None, steps=None, extra=(), ablation_seeds=None, ablation_steps=None):
     """(job name, run folder, redit.train arguments, steps) of each TRL run of one experiment."""
     experiment = registry.get(name)
-    main = name == "main"
-    run_seeds = (ablation_seeds if not main and ablation_seeds else None) or seeds or experiment.seeds
-    n = (ablation_steps if not main and ablation_steps else None) or steps or experiment.steps
+    headline = name == "main"  # --ablation-seeds/--ablation-steps apply to every experiment but the headline one
+    run_seeds = (ablation_seeds if not headline and ablation_seeds else None) or seeds or experiment.seeds
+    n = (ablation_steps if not headline and ablation_steps else None) or steps or experiment.steps
     for seed in run_seeds:
         for variant_name, variant in experiment.variants_for("trl").items():
-            run_dir = runs_root / ("" if main else name) / f"{variant_name}-s{seed}"
-            args = ["--run-dir", str(run_dir), "--seed", str(seed), "--steps", str(n), *variant.train_args(), *extra]
-            yield f"{'' if main else name + '/'}{variant_name}-s{seed}", run_dir, args, n
+            run_dir = runs_root / name / f"{variant_name}-s{seed}"
+            args = ["--run-dir", str(run_dir), "--seed", str(seed), "--steps", str(n), *variant.train_args(), *extra,
+                    "--experiment", name, "--variant", variant_name]
+            yield f"{name}/{variant_name}-s{seed}", run_dir, args, n
 
 
 def _reuse_other_experiments(jobs: list[Job], runs_root: Path, chosen, *grid_args) -> None:
@@ -97,7 +98,8 @@ def _reuse_other_experiments(jobs: list[Job], runs_root: Path, chosen, *grid_arg
 
 
 def _config_key(train_args: list[str]) -> str:
-    """What a run computes: its resolved training config (so `--scope all` equals the default)."""
+    """What a run computes: its resolved training config (so `--scope all` equals the default); the
+    --experiment/--variant labels are not part of it, so one run shared by two experiments is computed once."""
     from . import train
 
     parsed = train.parse_args(train_args)
@@ -271,10 +273,11 @@ def main(argv=None) -> int:
             print(f"error: --{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}.", file=sys.stderr)
             return 2
     extra = args.train_args.split()
-    owned = sorted({a.split("=")[0] for a in extra} & {"--run-dir", "--run_dir", "--seed", "--steps", "--max_steps"})
+    owned = sorted({a.split("=")[0] for a in extra} & {"--run-dir", "--run_dir", "--seed", "--steps", "--max_steps",
+                                                          "--experiment", "--variant"})
     if owned:
-        print(f"error: --train-args may not set {owned[0]}: the sweep sets every run's folder, seed and steps "
-              "(use --runs, --seeds, --steps).", file=sys.stderr)
+        print(f"error: --train-args may not set {owned[0]}: the sweep sets every run's folder, seed, steps and registry "
+              "labels (use --runs, --seeds, --steps, --experiments).", file=sys.stderr)
         return 2
     for name in ("seeds", "ablation_seeds"):
         values = getattr(args, name) or []

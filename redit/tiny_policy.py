@@ -75,7 +75,12 @@ class TinyPolicySpec:
     sft: SFTConfig = field(default_factory=SFTConfig)
 
     def key(self) -> str:
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        fields = asdict(self)
+        # the key hashes the task knobs under their names before the min_ops/max_ops rename, so the cached
+        # policy keeps its key (its SFT warm-up is not bit-reproducible across machines: a new key would
+        # silently train a different policy)
+        fields["task"] = {tiny_task.LEGACY_NAMES.get(k, k): v for k, v in fields["task"].items()}
+        blob = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 

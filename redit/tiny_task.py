@@ -7,8 +7,9 @@ is `#### <number>`; `ground_truth` holds that number as a string.
     >>> rows[0]["answer"].splitlines()[-1].startswith("####")
     True
 
-Difficulty knobs: `max_number` (operands are drawn from 1..max_number) and `min_steps`/`max_steps`
-(the number of +/- operations per problem; intermediate results never go below 0).
+Difficulty knobs: `max_number` (operands are drawn from 1..max_number) and `min_ops`/`max_ops`
+(the number of +/- operations per problem; intermediate results never go below 0). Runs written before
+the rename call them min_steps/max_steps (`LEGACY_NAMES`; `with_current_names` reads either).
 Train and test are disjoint: they are drawn from different seeds and any test question that also
 appears in train is dropped from the test split.
 """
@@ -29,8 +30,8 @@ PROMPT_TEMPLATE = "Q: {question}\nA: "
 @dataclass(frozen=True)
 class TinyTaskConfig:
     max_number: int = 9
-    min_steps: int = 1
-    max_steps: int = 2
+    min_ops: int = 1
+    max_ops: int = 2
     n_train: int = 20000
     n_test: int = 200
     seed: int = 1234
@@ -38,8 +39,8 @@ class TinyTaskConfig:
     def __post_init__(self):
         if self.max_number < 1:
             raise ValueError(f"tiny task max_number must be >= 1; got {self.max_number}.")
-        if not 1 <= self.min_steps <= self.max_steps:
-            raise ValueError(f"tiny task needs 1 <= min_steps <= max_steps; got {self.min_steps}, {self.max_steps}.")
+        if not 1 <= self.min_ops <= self.max_ops:
+            raise ValueError(f"tiny task needs 1 <= min_ops <= max_ops (--min-ops, --max-ops); got {self.min_ops}, {self.max_ops}.")
         if self.n_train < 1 or self.n_test < 1:
             raise ValueError("tiny task n_train and n_test must be >= 1.")
 
@@ -47,12 +48,23 @@ class TinyTaskConfig:
         return asdict(self)
 
 
+# The operation-count knobs were called min_steps/max_steps until they were renamed (they count +/-
+# operations, not training steps); config.json of older runs and the tiny policy's cache key use these.
+LEGACY_NAMES = {"min_ops": "min_steps", "max_ops": "max_steps"}
+
+
+def with_current_names(task_config: dict) -> dict:
+    """A task_config dict with legacy knob names (min_steps/max_steps) renamed to min_ops/max_ops."""
+    legacy = {old: new for new, old in LEGACY_NAMES.items()}
+    return {legacy.get(k, k): v for k, v in task_config.items()}
+
+
 def make_problem(rng: random.Random, cfg: TinyTaskConfig) -> dict:
     name, item = rng.choice(NAMES), rng.choice(ITEMS)
     value = rng.randint(1, cfg.max_number)
     sentences = [f"{name} has {value} {item}."]
     lines = []
-    for i in range(rng.randint(cfg.min_steps, cfg.max_steps)):
+    for i in range(rng.randint(cfg.min_ops, cfg.max_ops)):
         n = rng.randint(1, cfg.max_number)
         if value - n >= 0 and rng.random() < 0.5:
             phrase, new_value, op = rng.choice(SUB_PHRASES), value - n, "-"
@@ -91,7 +103,7 @@ def _test_split(cfg: TinyTaskConfig) -> tuple[dict, ...]:
             test.append(row)
             if len(test) == cfg.n_test:
                 return tuple(test)
-    raise ValueError(f"tiny task config {cfg} has too few distinct problems for a disjoint test split; raise max_number or max_steps.")
+    raise ValueError(f"tiny task config {cfg} has too few distinct problems for a disjoint test split; raise max_number or max_ops.")
 
 
 def prompt(question: str) -> str:

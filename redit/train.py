@@ -1,7 +1,7 @@
 """Train one run with TRL's GRPOTrainer and write its run folder (config.json, metrics.jsonl, done.json).
 
-    python -m redit.train --run-dir runs/tiny/redit-gaussian-s0 --dist gaussian --sigma 0.05 --seed 0
-    python -m redit.train --run-dir runs/tiny/grpo-s0 --dist none --seed 0
+    python -m redit.train --run-dir runs/tiny/main/redit-gaussian-s0 --dist gaussian --sigma 0.05 --seed 0 --experiment main --variant redit-gaussian
+    python -m redit.train --run-dir runs/tiny/main/grpo-s0 --dist none --seed 0 --experiment main --variant grpo
     python -m redit.train --run-dir runs/gsm8k/smoke --task gsm8k --steps 2            # tiny policy, GSM8K rows
     python -m redit.train --config experiments/trl/gsm8k.yaml --run-dir runs/gsm8k/redit-s0 --dist gaussian --sigma 0.05
     accelerate launch -m redit.train --config experiments/trl/gsm8k.yaml --run-dir ...  # several GPUs
@@ -40,6 +40,7 @@ from .rewards import PAPER_REWARDS
 from .runlog import RunFolder, RunFolderBusy, method_name
 from .runlog import run_config as shared_run_config
 from .tasks import CODE_TASKS, TASKS
+from . import tiny_task
 from .tiny_policy import TinyPolicySpec
 
 MAX_GROUP, MAX_COMPLETIONS_PER_STEP = 4096, 65536  # beyond these a step would not finish on any machine here
@@ -61,6 +62,9 @@ class ReditArguments:
     """ReDit's own options; everything else is TRL's (GRPOConfig, ModelConfig)."""
     run_dir: str = _arg(None, "run folder to write (runs/<scale>/<name>); required")
     backend: str = _arg("trl", "training backend", BACKENDS)
+    experiment: str | None = _arg(None, "registry experiment this run belongs to (python -m redit.registry); written to "
+                                  "config.json so the analysis groups the run by it, not by its folder")
+    variant: str | None = _arg(None, "registry variant of --experiment this run is (e.g. hard-redit); written to config.json")
     task: str = _arg("tiny", "task of redit.tasks (geo3k needs a vision-language policy: use its verl recipe)", TASKS)
     reward: str = _arg("auto", "binary: 0/1 correctness; paper: the released code's shaped reward (gsm8k max 5, "
                        "math max 3) with its <reasoning>/<answer> prompt; auto: paper for gsm8k and math, binary otherwise",
@@ -161,7 +165,7 @@ def resolve_device(requested: str) -> str:
 
 def tiny_task_config(redit: ReditArguments):
     """The run's tiny-task difficulty: the policy's task with the knobs given (validation at that difficulty)."""
-    overrides = {"max_number": redit.max_number, "min_steps": redit.min_ops, "max_steps": redit.max_ops,
+    overrides = {"max_number": redit.max_number, "min_ops": redit.min_ops, "max_ops": redit.max_ops,
                  "n_test": redit.val_problems or 1000}
     return dataclasses.replace(TinyPolicySpec().task, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -272,6 +276,18 @@ def paper_reward_parts_count(task: str, reward: str, noise_on: str) -> int:
     return PAPER_REWARDS[task].n_parts
 
 
+def _check_identity(experiment: str | None, variant: str | None) -> None:
+    """--experiment/--variant name a registry entry (redit/registry.py), or are both absent."""
+    from . import registry
+
+    if variant is not None and experiment is None:
+        raise ValueError(f"--variant {variant} needs --experiment (the registry experiment it is a variant of).")
+    if experiment is not None:
+        registry.get(experiment)
+        if variant is not None:
+            registry.variant(experiment, variant)
+
+
 def _looks_like_hub_id(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name) is not None and not name.startswith(("/", "."))
 
@@ -311,6 +327,7 @@ def resolve_config(parsed: ParsedArgs) -> dict:
         if getattr(r, name) is not None and getattr(r, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(r, name)}.")
     _check_run_dir(Path(r.run_dir))
+    _check_identity(r.experiment, r.variant)
     if parsed.model is not None:
         folder = Path(parsed.model)
         if folder.exists() and not (folder / "config.json").is_file():
@@ -343,7 +360,7 @@ def resolve_config(parsed: ParsedArgs) -> dict:
         adaptive = SigmaController(target=r.adaptive, setpoint=setpoint, sigma=r.sigma,
                                    sigma_max=max(1.0, r.sigma)).to_dict()
     if r.task == "tiny":
-        if r.min_ops is not None and r.max_ops is None and r.min_ops > TinyPolicySpec().task.max_steps:
+        if r.min_ops is not None and r.max_ops is None and r.min_ops > TinyPolicySpec().task.max_ops:
             raise ValueError(f"--min-ops {r.min_ops} exceeds the default --max-ops; set --max-ops too.")
         task_config = tiny_task_config(r).to_dict()
     else:
@@ -430,6 +447,8 @@ def _finished_run_differs(run: RunFolder, cfg: dict, requested_model: str | None
                 f"move it away or pass --overwrite to replace it.")
     stored["dither"] = DitherConfig(**stored.get("dither", {})).to_dict()  # keys added since are at their defaults
     stored.setdefault("adaptive_sigma", None)
+    if isinstance(stored.get("task_config"), dict):  # runs from before the min_ops/max_ops rename
+        stored["task_config"] = tiny_task.with_current_names(stored["task_config"])
     if stored.get("algorithm") == "real":
         stored.setdefault("real_labels", REAL_LABEL_SOURCES[0])  # the only behaviour before the option existed
     changed = sorted(k for k in cfg if k not in ("threads", "log_timing") and stored.get(k) != cfg[k])
@@ -457,13 +476,14 @@ def resumable_checkpoint(run: RunFolder, cfg: dict, requested_model: str | None)
     return last if (run.last_step() or 0) >= int(last.name.split("-")[-1]) else None
 
 
-def run_config(cfg: dict, model: dict, data: dict) -> dict:
-    """config.json: what the run computes plus where it came from (model, data rows, versions, commit).
+def run_config(cfg: dict, model: dict, data: dict, experiment: str | None = None, variant: str | None = None) -> dict:
+    """config.json: what the run computes plus where it came from (model, data rows, versions, commit)
+    and, when given, which registry experiment and variant it is.
     The keys every backend shares come from redit.runlog.run_config (verl's plugin builds them there too);
     the TRL backend's own settings stay at the top level, where the analysis reads them."""
     shared = shared_run_config(backend=cfg["backend"], task=cfg["task"], algorithm=cfg["algorithm"], seed=cfg["seed"],
                                steps=cfg["steps"], dither=DitherConfig(**cfg["dither"]), adaptive=cfg["adaptive_sigma"],
-                               model=model)
+                               model=model, experiment=experiment, variant=variant)
     return {**cfg, **shared, "data": data}
 
 
@@ -525,7 +545,7 @@ def _main(argv=None) -> int:
             print(f"[restart] {run.path} was unfinished (last step {run.last_step()}) with no usable checkpoint; "
                   "starting it again from step 0")
         if is_main:
-            run.start(run_config(cfg, model_info, data))
+            run.start(run_config(cfg, model_info, data, parsed.redit.experiment, parsed.redit.variant))
     name = run.path.name
     try:
         summary = trl_backend.train(run, cfg, parsed.training, parsed.model_args, model_info, train_rows, val_rows,

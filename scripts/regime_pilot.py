@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|")
     for level in args.levels:
         max_number, min_ops, max_ops, temperature = level.split(":")
-        task = replace(spec.task, max_number=int(max_number), min_steps=int(min_ops), max_steps=int(max_ops))
+        task = replace(spec.task, max_number=int(max_number), min_ops=int(min_ops), max_ops=int(max_ops))
         s = saturation(model, tokenizer, task, float(temperature), args.prompts, args.group)
         print(f"| {max_number}:{min_ops}-{max_ops}:{temperature} | {s['accuracy']:.3f} | {s['all_correct'] + s['all_wrong']:.3f} "
               f"| {s['all_correct']:.3f} | {s['all_wrong']:.3f} |", flush=True)

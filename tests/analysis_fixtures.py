@@ -9,7 +9,7 @@ from pathlib import Path
 STEPS = 8  # training steps 1..8; validation at steps 0, 2, 4, 6, 8
 VAL_STEPS = (0, 2, 4, 6, 8)
 
-# experiment "main" (runs directly under the root): final accuracies grpo 0.5 / 0.6 / 0.7 and
+# experiment "main" (labelled in config.json; the folders sit directly under the root): final accuracies grpo 0.5 / 0.6 / 0.7 and
 # redit-gaussian 0.7 / 0.8 / 0.75; verl/ holds one run written by verl's logger (no baseline there:
 # a verl run is never paired with a TRL one)
 MAIN = {
@@ -37,14 +37,17 @@ def step_records(val, grad, sigma=0.0, val_key="val-core/tiny/acc/mean@1", drop=
 
 
 def write_run(root: Path, name: str, dist: str, seed: int, records: dict, sigma: float = 0.05, schedule="constant",
-              sigma_end=None, done: bool = True, algorithm: str = "grpo", scope: str = "all", **knobs) -> Path:
-    """A TRL-backend-shaped run folder (config.json, metrics.jsonl, done.json)."""
+              sigma_end=None, done: bool = True, algorithm: str = "grpo", scope: str = "all", experiment: str | None = None,
+              variant: str | None = None, **knobs) -> Path:
+    """A TRL-backend-shaped run folder (config.json, metrics.jsonl, done.json); `experiment` and `variant`
+    label it as redit.runlog.run_config does (None: an unlabelled run, as written before runs carried them)."""
     path = Path(root) / name
     path.mkdir(parents=True)
     config = {"backend": "trl", "task": "tiny", "algorithm": algorithm, "seed": seed, "steps": STEPS,
               "dither": {"dist": dist, "sigma": 0.0 if dist == "none" else sigma, "schedule": schedule,
                          "sigma_end": sigma_end, "seed": seed, "total_steps": STEPS, "scope": scope},
               "model": {"path": "checkpoints/fixture"}, "git": {"sha": "0" * 40, "dirty": False}, **knobs}
+    config.update({k: v for k, v in (("experiment", experiment), ("variant", variant)) if v is not None})
     (path / "config.json").write_text(json.dumps(config))
     (path / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "data": d}) + "\n" for s, d in sorted(records.items())))
     if done:
@@ -62,6 +65,8 @@ def write_verl_run(root: Path, name: str, seed: int, monkeypatch) -> Path:
     path = Path(root) / name
     path.mkdir(parents=True)
     monkeypatch.setenv("VERL_FILE_LOGGER_PATH", str(path / "metrics.jsonl"))
+    monkeypatch.setenv("REDIT_EXPERIMENT", "verl")  # what a recipe sets; the plugin writes both into config.json
+    monkeypatch.setenv("REDIT_VARIANT", "redit-gaussian")
     logger = FileLogger(project_name="redit", experiment_name=name)
     for step, data in sorted(step_records(**VERL_RUN, sigma=0.05).items()):
         logger.log(data=data, step=step)
@@ -79,20 +84,24 @@ def write_fixture_runs(root: Path, monkeypatch) -> Path:
     root = Path(root)
     for (dist, seed), spec in MAIN.items():
         method = "grpo" if dist == "none" else "redit-gaussian"
-        write_run(root, f"{method}-s{seed}", dist, seed, step_records(**spec, sigma=0.0 if dist == "none" else 0.05))
+        write_run(root, f"{method}-s{seed}", dist, seed, step_records(**spec, sigma=0.0 if dist == "none" else 0.05),
+                  experiment="main", variant=method)
     write_verl_run(root / "verl", "redit-gaussian-s2", 2, monkeypatch)
-    write_run(root, "redit-gaussian-s9", "gaussian", 9, step_records((0.4, 0.1), (1, 1)), done=False)
+    write_run(root, "redit-gaussian-s9", "gaussian", 9, step_records((0.4, 0.1), (1, 1)), done=False, experiment="main",
+              variant="redit-gaussian")
     flat = dict(val=(0.4, 0.5, 0.6, 0.6, 0.6), grad=(0.5,) * 8)
     for dist, sigma, seed in (("gaussian", 0.01, 0), ("gaussian", 0.01, 1), ("gaussian", 0.1, 0), ("uniform", 0.1, 0)):
         drop = ("actor/grad_norm",) if dist == "uniform" else ()
-        write_run(root / "variance", f"{dist}-{sigma}-s{seed}", dist, seed, step_records(**flat, sigma=sigma, drop=drop), sigma=sigma)
+        write_run(root / "variance", f"{dist}-{sigma}-s{seed}", dist, seed, step_records(**flat, sigma=sigma, drop=drop), sigma=sigma,
+                  experiment="variance", variant=f"{dist}-{sigma}")
     write_run(root / "schedule", "linear-s0", "gaussian", 0,
               step_records(**flat, sigma=lambda step: 0.1 * (1 - (step - 1) / (STEPS - 1))),
-              sigma=0.1, schedule="linear", sigma_end=0.0)
+              sigma=0.1, schedule="linear", sigma_end=0.0, experiment="schedule", variant="linear")
     return root
 
 
-# experiment "regime": 4 levels (task_config.max_number 9 / 12 / 15 / 20, temperature 1.0) whose GRPO
+# experiment "regime": 4 levels (task_config.max_number 9 / 12 / 15 / 20, temperature 1.0; not the registry's
+# levels, so they are named by their knobs, "max_number=20") whose GRPO
 # arm saturates REGIME_ZERO_VAR of its groups (a quarter all-correct, three quarters all-wrong); arms
 # grpo and redit-gaussian everywhere, scope zero_var and mixed at the two most saturated levels; 3 seeds.
 # Primary outcome (critic/score/mean over steps 5..8; steps 1..4 score 0, so a wrong window shows):
@@ -133,5 +142,6 @@ def write_regime_runs(root: Path) -> Path:
                 if arm != "grpo" and deltas[level] is None:
                     continue
                 dist, scope = ("none", "all") if arm == "grpo" else ("gaussian", "all" if arm == "redit-gaussian" else arm)
-                write_run(root, f"n{max_number}-{arm}-s{seed}", dist, seed, regime_records(level, seed, arm), scope=scope, **knobs)
+                write_run(root, f"n{max_number}-{arm}-s{seed}", dist, seed, regime_records(level, seed, arm), scope=scope,
+                          experiment="regime", variant=f"n{max_number}-{arm}", **knobs)
     return root

@@ -267,10 +267,12 @@ def test_paper_reference_has_sources_and_leaves_unknowns_blank():
 
 def test_each_algorithm_is_compared_with_itself_without_redit(tmp_path):
     for seed, (plain, dithered) in enumerate([(0.5, 0.6), (0.4, 0.6)]):
-        write_run(tmp_path / "baselines", f"dapo-s{seed}", "none", seed, step_records((0.3, plain), (1,)), algorithm="dapo")
+        write_run(tmp_path / "baselines", f"dapo-s{seed}", "none", seed, step_records((0.3, plain), (1,)), algorithm="dapo",
+                  experiment="baselines", variant="dapo")
         write_run(tmp_path / "baselines", f"dapo+redit-s{seed}", "gaussian", seed, step_records((0.3, dithered), (1,)),
-                  algorithm="dapo")
-        write_run(tmp_path, f"grpo-s{seed}", "none", seed, step_records((0.3, 0.9), (1,)))  # must not be the baseline
+                  algorithm="dapo", experiment="baselines", variant="dapo+redit-gaussian")
+        write_run(tmp_path, f"grpo-s{seed}", "none", seed, step_records((0.3, 0.9), (1,)), experiment="main",
+                  variant="grpo")  # must not be the baseline
     table, by = analysis.experiment_table(analysis.load_runs(tmp_path), "baselines")
     row = table.set_index("method").loc["dapo+redit-gaussian"]
     assert by == ["task", "method", "sigma", "noise_std"] and row.baseline == "dapo"
@@ -387,12 +389,14 @@ def test_a_baseline_in_two_experiments_or_linked_counts_once(tmp_path):
     """After --quick every experiment has the same steps: main/grpo-s0, the regime-like copy of it in
     another experiment and a link to it are ONE baseline run of seed 0, so n = 1 everywhere."""
     flat = dict(val=(0.4, 0.5, 0.6, 0.6, 0.6), grad=(0.5,) * 8)
-    write_run(tmp_path, "grpo-s0", "none", 0, step_records(**flat))
-    write_run(tmp_path / "regime", "default-grpo-s0", "none", 0, step_records(**flat))  # same setting and seed
+    write_run(tmp_path, "grpo-s0", "none", 0, step_records(**flat), experiment="main", variant="grpo")
+    write_run(tmp_path / "regime", "default-grpo-s0", "none", 0, step_records(**flat), experiment="regime",
+              variant="default-grpo")  # same setting and seed
     (tmp_path / "scope").mkdir()
     (tmp_path / "scope" / "grpo-s0").symlink_to("../grpo-s0")
     for sigma in (0.01, 0.1):
-        write_run(tmp_path / "variance", f"gaussian-{sigma}-s0", "gaussian", 0, step_records(**flat), sigma=sigma)
+        write_run(tmp_path / "variance", f"gaussian-{sigma}-s0", "gaussian", 0, step_records(**flat), sigma=sigma,
+                  experiment="variance", variant=f"gaussian-{sigma}")
     runs = analysis.load_runs(tmp_path)
     variance = [r for r in runs if r.experiment == "variance"]
     assert len(analysis.baseline_runs(variance, variance[0], runs)) == 1
@@ -421,7 +425,8 @@ def test_variance_figure_refuses_runs_of_two_settings(runs):
 def test_an_ablation_without_its_baseline_says_so_in_one_line(tmp_path):
     """./run_all.sh --only distribution --seeds 0 --steps 10: distribution has no GRPO arm of its own."""
     for dist in ("gaussian", "uniform", "laplace"):
-        write_run(tmp_path / "distribution", f"{dist}-s0", dist, 0, step_records((0.4, 0.5), (0.5,) * 8), sigma=0.1)
+        write_run(tmp_path / "distribution", f"{dist}-s0", dist, 0, step_records((0.4, 0.5), (0.5,) * 8), sigma=0.1,
+                  experiment="distribution", variant=dist)
     runs = analysis.load_runs(tmp_path)
     line = ("no GRPO baseline among these runs (undithered grpo, same setting, 8 steps): "
             "run ./run_all.sh --only main,distribution with the same --seeds/--steps")
@@ -436,7 +441,8 @@ def test_an_ablation_without_its_baseline_says_so_in_one_line(tmp_path):
     assert analysis.main(["--runs", str(tmp_path), "--out", str(out), "--scale", "fixture"]) == 0
     assert (out / "distribution_table.md").read_text().count(line) == 1
     # with the registry's own 30 steps, the experiment that has a 30-step GRPO arm is named
-    write_run(tmp_path / "d30" / "distribution", "gaussian-s0", "gaussian", 0, step_records((0.4,), (0.5,)), sigma=0.1, steps=30)
+    write_run(tmp_path / "d30" / "distribution", "gaussian-s0", "gaussian", 0, step_records((0.4,), (0.5,)), sigma=0.1, steps=30,
+              experiment="distribution", variant="gaussian")
     run = analysis.load_runs(tmp_path / "d30")[0]
     assert analysis.tables.missing_baseline_note(run).endswith("run ./run_all.sh --only variance,distribution")
 

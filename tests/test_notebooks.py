@@ -27,7 +27,10 @@ def fixture_root(tmp_path_factory):
     # and scope/'s own GRPO run of seed 0 with main's setting (another experiment, the same baseline once more)
     (root / "schedule" / "grpo-s1").symlink_to("../grpo-s1")
     shutil.copytree(root / "grpo-s0", root / "scope" / "grpo-s0")
-    write_run(root / "scope", "zero_var-s0", "gaussian", 0, step_records((0.4, 0.5, 0.6, 0.6, 0.6), (0.5,) * 8), scope="zero_var")
+    copy = root / "scope" / "grpo-s0" / "config.json"
+    copy.write_text(json.dumps({**json.loads(copy.read_text()), "experiment": "scope", "variant": "grpo"}))
+    write_run(root / "scope", "zero_var-s0", "gaussian", 0, step_records((0.4, 0.5, 0.6, 0.6, 0.6), (0.5,) * 8), scope="zero_var",
+              experiment="scope", variant="zero_var")
     return root
 
 

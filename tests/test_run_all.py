@@ -24,14 +24,14 @@ def configs_of(jobs, name):
 def test_every_variant_of_every_experiment_is_a_valid_training_config(tmp_path):
     jobs = sweep.grid(tmp_path, list(registry.EXPERIMENTS), seeds=[0, 1, 2, 3, 4], steps=150,
                       extra=[], ablation_seeds=[0, 1, 2], ablation_steps=60)
-    counts = {e: sum(1 for j in jobs if (j.name.split("/")[0] if "/" in j.name else "main") == e) for e in registry.EXPERIMENTS}
+    counts = {e: sum(1 for j in jobs if j.name.split("/")[0] == e) for e in registry.EXPERIMENTS}
     # baselines: REINFORCE++ is verl-only, so the TRL grid has 3 algorithms x 2; scope and adaptive carry GRPO
     assert counts == {"regime": 36, "remedies": 99, "convergence": 12, "size": 36, "main": 15, "baselines": 18, "variance": 33,
                       "distribution": 9, "schedule": 18, "scope": 12, "adaptive": 9}
     assert configs_of(jobs, "size/large-hard-redit-s1")["policy_size"] == "large"
     assert configs_of(jobs, "remedies/hard-refill-s0")["refill_max_draws"] == 5
     configs = {j.name: train.resolve_config(train.parse_args(j.args)) for j in jobs}
-    assert configs["grpo-s4"]["steps"] == 150 and configs["variance/grpo-s2"]["steps"] == 60
+    assert configs["main/grpo-s4"]["steps"] == 150 and configs["variance/grpo-s2"]["steps"] == 60
     assert (configs["variance/uniform-0.3-s2"]["dither"]["dist"], configs["variance/uniform-0.3-s2"]["dither"]["sigma"]) == ("uniform", 0.3)
     assert configs["schedule/linear-increase-s0"]["dither"]["sigma_end"] == 0.1
     assert configs["scope/mixed-s1"]["dither"]["scope"] == "mixed"
@@ -42,7 +42,11 @@ def test_every_variant_of_every_experiment_is_a_valid_training_config(tmp_path):
     # matched noise std 0.1 across distributions: Gaussian 0.1, uniform a = 0.1 * sqrt(3), Laplace b = 0.1 / sqrt(2)
     sigmas = {d: configs[f"distribution/{d}-s0"]["dither"]["sigma"] for d in ("gaussian", "uniform", "laplace")}
     assert sigmas == pytest.approx({"gaussian": 0.1, "uniform": 0.173205, "laplace": 0.0707107}, rel=1e-5)
-    assert all(j.run_dir.parent == tmp_path / j.name.split("/")[0] for j in jobs if "/" in j.name)
+    # every run in <runs>/<experiment>/<variant>-s<seed>, labelled with the same registry names (main too)
+    assert all(j.run_dir.parent == tmp_path / j.name.split("/")[0] for j in jobs)
+    for j in jobs:
+        parsed = train.parse_args(j.args).redit
+        assert f"{parsed.experiment}/{parsed.variant}-s{j.args[j.args.index('--seed') + 1]}" == j.name
 
 
 def test_paper_dry_run_prints_every_verl_command_of_the_grid():
@@ -96,7 +100,7 @@ def test_a_run_repeated_across_experiments_is_computed_once_and_linked(tmp_path)
     assert (tmp_path / "scope" / "all-s0").resolve() == shared.resolve()
     # a finished run appears in every experiment that links it; a real folder in a repeat's place is kept
     shared.mkdir(parents=True)
-    (shared / "config.json").write_text('{"method": "redit-gaussian", "seed": 0}')
+    (shared / "config.json").write_text('{"method": "redit-gaussian", "seed": 0, "experiment": "variance", "variant": "gaussian-0.1"}')
     (shared / "metrics.jsonl").write_text('{"step": 1, "data": {"val-core/tiny/acc/mean@1": 0.5}}\n')
     (shared / "done.json").write_text("{}")
     assert sorted(r.experiment for r in load_runs(tmp_path)) == ["distribution", "schedule", "scope", "variance"]
@@ -114,7 +118,7 @@ def test_a_second_sweep_on_the_same_runs_folder_stops_with_one_line(tmp_path):
         proc = subprocess.run([str(REPO / ".venv/bin/python"), "-m", "redit.sweep", "--runs", str(tmp_path), "--seeds", "0",
                                "--steps", "2"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "another sweep is running" in proc.stderr
-    assert not (tmp_path / "grpo-s0").exists()
+    assert not (tmp_path / "main").exists()
 
 
 @pytest.mark.slow
@@ -126,7 +130,7 @@ def test_killing_the_sweep_ends_its_runs(tmp_path):
 
     sweep = subprocess.Popen([str(REPO / ".venv/bin/python"), "-m", "redit.sweep", "--runs", str(tmp_path), "--seeds", "0",
                               "--steps", "500", "--jobs", "1"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    metrics = tmp_path / "grpo-s0" / "metrics.jsonl"
+    metrics = tmp_path / "main" / "grpo-s0" / "metrics.jsonl"
     deadline = time.time() + 240
     while time.time() < deadline and not (metrics.is_file() and metrics.read_text().count("\n") >= 2):
         time.sleep(0.5)
@@ -137,7 +141,7 @@ def test_killing_the_sweep_ends_its_runs(tmp_path):
     lines = metrics.read_text().count("\n")
     time.sleep(3)
     assert metrics.read_text().count("\n") == lines  # nobody writes any more
-    assert not (tmp_path / "grpo-s0" / "done.json").exists()
+    assert not (tmp_path / "main" / "grpo-s0" / "done.json").exists()
 
 
 @pytest.mark.slow
@@ -197,13 +201,14 @@ def test_the_regime_knobs_reach_the_run_config(tmp_path):
     jobs = {j.name: j for j in sweep.grid(tmp_path, ["regime"], seeds=[0], steps=60)}
     for level, (max_number, min_ops, max_ops, temperature) in registry.REGIME_LEVELS.items():
         cfg = train.resolve_config(train.parse_args(jobs[f"regime/{level}-grpo-s0"].args))
-        assert (cfg["task_config"]["max_number"], cfg["task_config"]["min_steps"], cfg["task_config"]["max_steps"]) == \
+        assert (cfg["task_config"]["max_number"], cfg["task_config"]["min_ops"], cfg["task_config"]["max_ops"]) == \
             (max_number, min_ops, max_ops)
         assert cfg["temperature"] == temperature and cfg["task_config"]["n_test"] == 1000 and cfg["val_every"] == 20
         redit = train.resolve_config(train.parse_args(jobs[f"regime/{level}-redit-s0"].args))
         assert redit["task_config"] == cfg["task_config"] and redit["dither"]["sigma"] == 0.05
-        written = train.run_config(cfg, {"path": "p"}, {"train_rows": 1})
+        written = train.run_config(cfg, {"path": "p"}, {"train_rows": 1}, "regime", f"{level}-grpo")
         assert written["task_config"] == cfg["task_config"] and written["temperature"] == temperature
+        assert (written["experiment"], written["variant"]) == ("regime", f"{level}-grpo")
     assert {name.split("/")[1].rsplit("-s", 1)[0] for name in jobs} >= {"hard-zero_var", "hardest-mixed"}
 
 
@@ -217,13 +222,14 @@ def test_a_baseline_linked_into_several_experiments_counts_once(tmp_path):
     shared = tmp_path / "variance" / "grpo-s0"
     shared.mkdir(parents=True)
     cfg = train.resolve_config(train.parse_args(["--run-dir", str(shared), "--seed", "0", "--steps", "30", "--dist", "none"]))
-    (shared / "config.json").write_text(json.dumps(cfg))
+    (shared / "config.json").write_text(json.dumps({**cfg, "experiment": "variance", "variant": "grpo"}))
     (shared / "metrics.jsonl").write_text('{"step": 0, "data": {"val-core/tiny/acc/mean@1": 0.5}}\n')
     (shared / "done.json").write_text("{}")
     treated = tmp_path / "scope" / "zero_var-s0"
     treated.mkdir(parents=True)
     args = ["--run-dir", str(treated), "--seed", "0", "--steps", "30", "--dist", "gaussian", "--sigma", "0.1", "--scope", "zero_var"]
-    (treated / "config.json").write_text(json.dumps(train.resolve_config(train.parse_args(args))))
+    (treated / "config.json").write_text(json.dumps({**train.resolve_config(train.parse_args(args)), "experiment": "scope",
+                                                     "variant": "zero_var"}))
     (treated / "metrics.jsonl").write_text('{"step": 0, "data": {"val-core/tiny/acc/mean@1": 0.5}}\n')
     (treated / "done.json").write_text("{}")
     runs = load_runs(tmp_path)

@@ -18,7 +18,8 @@ def write(root: Path, experiment: str, name: str, seed: int, scores, val: dict, 
     model = {"path": "checkpoints/fixture", **({"tiny_policy": {"n_params": n_params, "sampled_acc": 0.3, "greedy_acc": 0.5}}
                                                 if n_params else {})}
     config = {"backend": "trl", "task": "tiny", "algorithm": "grpo", "seed": seed, "steps": steps, "prompts_per_step": 8,
-              "num_generations": 8, "max_grad_norm": clip, "dither": {"dist": "none", "sigma": 0.0}, "model": model}
+              "num_generations": 8, "max_grad_norm": clip, "dither": {"dist": "none", "sigma": 0.0}, "model": model,
+              "experiment": experiment, "variant": name.rsplit("-s", 1)[0]}  # labelled as redit.train writes them
     (path / "config.json").write_text(json.dumps(config))
     records = {s: {"val-core/tiny/acc/mean@1": v} for s, v in val.items()}
     for step in range(1, steps + 1):
@@ -86,7 +87,7 @@ def test_clip_budget_difference_in_differences_by_hand(tmp_path):
 
 def test_a_run_outside_the_registry_names_is_refused_with_its_path(tmp_path):
     write(tmp_path, "remedies", "hard-mystery-s0", 0, GRPO, {0: 0.2}, 4)
-    with pytest.raises(ValueError, match="is not a remedies variant"):
+    with pytest.raises(ValueError, match="is labelled remedies/hard-mystery, not a remedies variant"):
         remedies.remedies_table([r for r in load_runs(tmp_path)])
 
 

@@ -11,8 +11,9 @@ from redit import tiny_policy, tiny_task
 
 def test_tokenizer_round_trips_any_text_and_survives_autotokenizer(tmp_path, tiny_policy_path):
     spec = json.loads((tiny_policy_path / "sft_report.json").read_text())["spec"]
-    tok = tiny_policy.build_tokenizer(spec["tokenizer"], tiny_task.TinyTaskConfig(**spec["task"]))
-    rows = tiny_task.generate(tiny_task.TinyTaskConfig(**spec["task"]), "test")
+    task = tiny_task.TinyTaskConfig(**tiny_task.with_current_names(spec["task"]))  # the cached report has the legacy names
+    tok = tiny_policy.build_tokenizer(spec["tokenizer"], task)
+    rows = tiny_task.generate(task, "test")
     texts = ["Q: Ann has 3 pens.\nA: 3+4=7\n#### 7  ünïcode €  Ω 17"]
     texts += [tiny_task.prompt(r["question"]) for r in rows] + [r["answer"] for r in rows]
     # verl and TRL load tokenizers with AutoTokenizer, which rebuilds a qwen2 folder as Qwen2Tokenizer
@@ -77,7 +78,7 @@ def test_the_policy_is_the_narrow_shape_and_the_wide_one_is_another_cache_entry(
 def test_saved_policy_reloads_with_the_reported_greedy_accuracy(tiny_policy_path):
     report = json.loads((tiny_policy_path / "sft_report.json").read_text())
     model, tok = tiny_policy.load_policy(tiny_policy_path)
-    rows = tiny_task.generate(tiny_task.TinyTaskConfig(**report["spec"]["task"]), "test")[: report["eval_problems"]]
+    rows = tiny_task.generate(tiny_task.TinyTaskConfig(**tiny_task.with_current_names(report["spec"]["task"])), "test")[: report["eval_problems"]]
     # same weights, same greedy decoding (a thread-count change may flip a near-tie: 1 row of slack)
     assert abs(tiny_policy.accuracy(model, tok, rows, greedy=True) - report["greedy_acc"]) <= 1 / len(rows)
     assert model.config.model_type == "qwen2" and not any(p.is_cuda for p in model.parameters())
@@ -96,3 +97,12 @@ def test_cache_key_changes_with_any_knob():
     base = tiny_policy.TinyPolicySpec()
     other = tiny_policy.TinyPolicySpec(task=tiny_task.TinyTaskConfig(max_number=12))
     assert base.key() == tiny_policy.TinyPolicySpec().key() != other.key()
+
+
+def test_the_cached_policy_keeps_its_key_across_the_knob_rename():
+    """The committed runs used checkpoints/tiny-policy-924dc65de515 (and wide/large for the size study). Its SFT
+    warm-up is not bit-reproducible across machines, so a changed key would silently train a different policy:
+    the key still hashes the task's operation counts under their old names (min_steps/max_steps)."""
+    assert {size: tiny_policy.policy_spec(size).key() for size in tiny_policy.POLICY_SIZES} == \
+        {"small": "924dc65de515", "wide": "fddb95d52671", "large": "f0658d417597"}
+    assert tiny_policy.TinyPolicySpec().key() == "924dc65de515"

@@ -50,22 +50,22 @@ def test_splits_are_built_once_but_every_caller_gets_its_own_rows():
     assert tiny_task._train_split.cache_info().hits >= 2  # the test split reused the train split's questions
 
 
-@pytest.mark.parametrize("max_number,min_steps,max_steps", [(5, 1, 1), (30, 3, 3)])
-def test_difficulty_knobs(max_number, min_steps, max_steps):
-    cfg = TinyTaskConfig(max_number=max_number, min_steps=min_steps, max_steps=max_steps, n_train=300, n_test=20)
+@pytest.mark.parametrize("max_number,min_ops,max_ops", [(5, 1, 1), (30, 3, 3)])
+def test_difficulty_knobs(max_number, min_ops, max_ops):
+    cfg = TinyTaskConfig(max_number=max_number, min_ops=min_ops, max_ops=max_ops, n_train=300, n_test=20)
     for row in tiny_task.generate(cfg, "train"):
         check_solution(row)
         operands = [int(n) for n in re.findall(r"\d+", row["question"])]
-        assert max(operands) <= max_number and len(operands) == min_steps + 1
+        assert max(operands) <= max_number and len(operands) == min_ops + 1
 
 
 def test_bad_configs_fail_clearly():
-    with pytest.raises(ValueError, match="min_steps"):
-        TinyTaskConfig(min_steps=3, max_steps=2)
+    with pytest.raises(ValueError, match="min_ops <= max_ops"):
+        TinyTaskConfig(min_ops=3, max_ops=2)
     with pytest.raises(ValueError, match="split"):
         tiny_task.generate(SMALL, "validation")
     with pytest.raises(ValueError, match="too few distinct"):
-        tiny_task.generate(TinyTaskConfig(max_number=1, min_steps=1, max_steps=1, n_train=20000, n_test=50), "test")
+        tiny_task.generate(TinyTaskConfig(max_number=1, min_ops=1, max_ops=1, n_train=20000, n_test=50), "test")
 
 
 @pytest.mark.parametrize("response,expected", [
@@ -84,3 +84,11 @@ def test_tiny_reward_is_exact_match_on_the_number_after_hashes(response, expecte
 def test_unknown_task_reward_names_the_known_ones():
     with pytest.raises(ValueError, match="tiny"):
         rewards.score("gsm9k", "#### 1", "1")
+
+
+def test_legacy_knob_names_of_older_runs_read_as_the_current_ones():
+    """config.json of runs written before the rename holds min_steps/max_steps (operation counts, not training steps)."""
+    legacy = {"max_number": 15, "min_steps": 1, "max_steps": 2, "n_test": 1000}
+    assert tiny_task.with_current_names(legacy) == {"max_number": 15, "min_ops": 1, "max_ops": 2, "n_test": 1000}
+    assert TinyTaskConfig(**tiny_task.with_current_names(legacy)).max_ops == 2
+    assert tiny_task.with_current_names(TinyTaskConfig().to_dict()) == TinyTaskConfig().to_dict()  # current names pass through
