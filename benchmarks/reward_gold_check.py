@@ -45,11 +45,12 @@ def gold_response(task, row):
 def check(task, data_dir, workers):
     rows = tasks.load_rows(task, "test", data_dir)
     start = time.time()
+    code = tasks.get(task).code
     # code scoring runs in subprocesses, so threads overlap them; math-verify's timeout needs the main thread
-    with ThreadPoolExecutor(workers if task in ("mbpp", "humaneval") else 1) as pool:
-        gold = list((pool.map if task in ("mbpp", "humaneval") else map)(lambda r: rewards.score(task, gold_response(task, r), r["reference"]), rows))
+    with ThreadPoolExecutor(workers if code else 1) as pool:
+        mapper = pool.map if code else map
+        gold = list(mapper(lambda r: rewards.score(task, gold_response(task, r), r["reference"]), rows))
         wrongs = [(r, wrong_answer(task, r)) for r in rows]
-        mapper = pool.map if task in ("mbpp", "humaneval") else map
         wrong = list(mapper(lambda rw: rewards.score(task, rw[1], rw[0]["reference"]) if rw[1] is not None else 0.0, wrongs))
     seconds = time.time() - start
     misses = [r["index"] for r, s in zip(rows, gold) if s != 1.0]
@@ -60,17 +61,17 @@ def check(task, data_dir, workers):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tasks", nargs="+", default=["gsm8k", "math", "geo3k", "mbpp", "humaneval"])
+    p.add_argument("--tasks", nargs="+", default=[name for name in tasks.TASKS if name != "tiny"], choices=list(tasks.TASKS))
     p.add_argument("--data-dir", default=None)
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args(argv)
-    if {"mbpp", "humaneval"} & set(args.tasks):
+    if any(tasks.get(name).code for name in args.tasks):
         from redit.sandbox import require_sandbox
 
         print(f"code sandbox: {require_sandbox()}")
     for task in args.tasks:
         r = check(task, args.data_dir, args.workers)
-        extra = f"  {r['programs_per_s']:.1f} sandboxed programs/s" if task in ("mbpp", "humaneval") else ""
+        extra = f"  {r['programs_per_s']:.1f} sandboxed programs/s" if tasks.get(task).code else ""
         print(f"{task:10s} rows {r['rows']:5d}  gold scores 1.0: {100 * r['gold_rate']:.2f}%  "
               f"wrong answers score 0: {100 * r['wrong_scored_zero']:.2f}%  {r['seconds']:.1f}s{extra}")
         if r["misses"]:

@@ -5,31 +5,30 @@
 
 Each row: `data_source`, `prompt` (chat messages), `ability`, `reward_model = {"style": "rule",
 "ground_truth": ...}`, `extra_info = {"split", "index", "question"}`, and `images` for Geometry3K.
-Ground truths that are not a single answer (code tests, geo3k choices) travel as JSON strings,
-which `redit.tasks.verl_compute_score` decodes. Files are written to a temporary name and renamed,
-so an interrupted run never leaves a half-written split.
+Ground truths that are not a single answer (code tests, geo3k choices) travel as JSON strings, which
+`patches/verl_reward.py` decodes (the task record's `decode_reference`). Files are written to a temporary
+name and renamed, so an interrupted run never leaves a half-written split.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from redit import tasks
 from redit.tasks import split_rows  # one definition of the splits, shared with the TRL backend
 
-ABILITY = {"tiny": "math", "gsm8k": "math", "math": "math", "geo3k": "math", "mbpp": "code", "humaneval": "code"}
+
 def verl_row(task: str, row: dict, split: str, style: str = "verl", text_only: bool = False) -> dict:
-    text = tasks.prompt(task, row, style=style)
+    record = tasks.get(task)
+    text = record.prompt(row, style=style)
     messages = text if isinstance(text, list) else [{"role": "user", "content": text}]
-    reference = row["reference"]
     out = {
         "data_source": row["data_source"],
         "prompt": messages,
-        "ability": ABILITY[task],
-        "reward_model": {"style": "rule", "ground_truth": reference if isinstance(reference, str) else json.dumps(reference)},
+        "ability": record.ability,
+        "reward_model": {"style": "rule", "ground_truth": record.encode_reference(row["reference"])},
         "extra_info": {"split": split, "index": int(row["index"]) if str(row["index"]).isdigit() else 0, "question": row["question"]},
     }
     if row.get("images") and not text_only:

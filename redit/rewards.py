@@ -12,7 +12,8 @@ and for code the row's tests (`test_list` [+ `test_setup_code`] for MBPP; `test`
 
 Shaped rewards of the paper's released code (not in [0, 1]) are separate, named functions:
 `gsm8k_paper_reward` (max 5.0) and `math_paper_reward` (max 3.0); `paper_reward_parts(task, ...)` gives
-them part by part (the TRL backend logs each part).
+them part by part (the TRL backend logs each part). Which task uses which scorer is its record in
+redit.tasks.TASKS; `score(task, ...)` and `PAPER_REWARDS` read those records.
 """
 
 from __future__ import annotations
@@ -76,8 +77,27 @@ def _last_tag(text: str, tag: str) -> str | None:
     return found[-1].strip() if found else None
 
 
+# Where these rules come from: the released code, kithib/ReDit grpo_gsm8k.py, read in the copy
+# github.com/HongbinLin3589/DGOforMoE ReDit/grpo_gsm8k.py (commit 06c80e0; its model paths are the authors',
+# /data_train/kitwei/...), whose reward functions extend willccbb's GRPO demo
+# (gist.github.com/willccbb/4676755236bb08cab5f4e54a0475d6fb). Reimplemented here, not copied.
+# Strict and soft format: re.match (anchored at the start) on the completion with surrounding whitespace
+# stripped, flags DOTALL | MULTILINE, so `</answer>$` needs </answer> at the end of a line, not of the text.
+# (The demo instead matches the raw text without flags, so its `.*?` stays on one line, and its strict
+# pattern ends `\n</answer>\n$`.)
+_STRICT_FORMAT = re.compile(r"<reasoning>\n.*?\n</reasoning>\n<answer>\n.*?</answer>$", re.DOTALL | re.MULTILINE)
+_SOFT_FORMAT = re.compile(r"<reasoning>.*?</reasoning>.*?<answer>.*?</answer>$", re.DOTALL | re.MULTILINE)
+
+
+def xml_answer(text: str) -> str:
+    """The released code's answer: the text after the last <answer> up to the next </answer>, stripped
+    (with no tags at all, the whole text)."""
+    return text.split("<answer>")[-1].split("</answer>")[0].strip()
+
+
 def xml_count(text: str) -> float:
-    """0.125 per well-placed tag, minus 0.001 per character after </answer> (released-code rule)."""
+    """0.125 per well-placed tag, minus 0.001 per character after the last line holding </answer>.
+    The released code comments out the demo's second penalty (characters after "\n</answer>\n"), so it is absent."""
     score = 0.0
     if text.count("<reasoning>\n") == 1:
         score += 0.125
@@ -85,7 +105,6 @@ def xml_count(text: str) -> float:
         score += 0.125
     if text.count("\n<answer>\n") == 1:
         score += 0.125
-        score -= len(text.split("\n</answer>\n")[-1]) * 0.001
     if text.count("\n</answer>") == 1:
         score += 0.125
         score -= (len(text.split("\n</answer>")[-1]) - 1) * 0.001
@@ -93,21 +112,21 @@ def xml_count(text: str) -> float:
 
 
 def gsm8k_paper_reward_parts(response: str, reference) -> dict[str, float]:
-    """The five parts of the paper's GSM8K reward (max 5.0 in all), as described for the released
-    code (github.com/kithib/ReDit, grpo_gsm8k.py; see ../shared/notes/paper.md, which could not read
-    the script itself): correctness 2.0 (the <answer>…</answer> content equals the `####` gold),
-    integer answer 0.5, strict format 1.0, soft format 1.0, XML tag count up to 0.5 (`xml_count`).
+    """The five reward functions of the released GSM8K script (max 5.0 in all; source above): correctness
+    2.0 (`xml_answer` equals the `####` gold), integer answer 0.5, strict format 1.0, soft format 1.0, XML
+    tag count up to 0.5 (`xml_count`).
 
-    Departures, named: correctness compares numbers (`18.0` = `18`, `1,000` = `1000`), the demo script
-    the code derives from compares strings; the integer part accepts a leading minus sign; the format
-    patterns match across lines (the demo's `re.match` without DOTALL only credits one-line reasoning)."""
-    answer = _last_tag(response, "answer") or ""
+    Departures, named: correctness compares numbers (`18.0` = `18`, `1,000` = `1000`) where the released
+    script compares strings (its noisy variants compare the first run of digits); the integer part accepts
+    a leading minus sign (the script's `str.isdigit` does not)."""
+    answer = xml_answer(response)
     gold = extract_hash_answer(str(reference)) or str(reference).strip()
+    stripped = response.strip()  # both format checks of the released script strip the completion first
     return {
         "correctness": 2.0 if _numbers_equal(_to_number(answer), _to_number(gold)) else 0.0,
-        "integer": 0.5 if answer.strip().lstrip("-").isdigit() else 0.0,
-        "strict_format": 1.0 if re.fullmatch(r"<reasoning>\n.*?\n</reasoning>\n<answer>\n.*?\n</answer>\n?", response, re.DOTALL) else 0.0,
-        "soft_format": 1.0 if re.search(r"<reasoning>.*?</reasoning>\s*<answer>.*?</answer>", response, re.DOTALL) else 0.0,
+        "integer": 0.5 if answer.lstrip("-").isdigit() else 0.0,
+        "strict_format": 1.0 if _STRICT_FORMAT.match(stripped) else 0.0,
+        "soft_format": 1.0 if _SOFT_FORMAT.match(stripped) else 0.0,
         "xml_count": xml_count(response),
     }
 
@@ -162,16 +181,20 @@ def math_correct(response: str, reference) -> float:
     return float(answer is not None and math_equivalent(answer, str(reference)))
 
 
-_STEP_MARKERS = re.compile(r"(Step \d+:|^\d+\.|\n-|\n\*|First,|Second,|Next,|Finally,)", re.MULTILINE)
+# grpo_math.py's reasoning_steps_reward: re.findall without flags on the stripped completion, so `^\d+\.` counts
+# a numbered step only at the very start (its docstring says "at start of line"; the code does not do that).
+_STEP_MARKERS = re.compile(r"(Step \d+:|^\d+\.|\n-|\n\*|First,|Second,|Next,|Finally,)")
 
 
 def math_paper_reward_parts(response: str, reference) -> dict[str, float]:
-    """The paper's MATH reward (max 3.0) as described for the released code (grpo_math.py; see
-    ../shared/notes/paper.md): correctness up to 2.0 (2 x `math_correct` on the last \\boxed{}) and a
-    reasoning-steps format reward up to 1.0. The step-marker pattern (`_STEP_MARKERS`, one third per
-    marker, capped at 1) is this project's reading of "reasoning steps", not copied from the script."""
+    """The two reward functions of the released MATH script (grpo_math.py, read in the same copy as the GSM8K
+    one; max 3.0): correctness 2.0 on the last \\boxed{} and reasoning steps up to 1.0 (a third per marker of
+    `_STEP_MARKERS`, capped at 1: the script's rule).
+
+    Departure, named: correctness is `math_correct` (math-verify equivalence); the script compares the
+    boxed answer and the gold after the Hendrycks MATH string normalisation (lm-evaluation-harness's is_equiv)."""
     return {"correctness": 2.0 * math_correct(response, reference),
-            "reasoning_steps": min(1.0, len(_STEP_MARKERS.findall(response)) / 3)}
+            "reasoning_steps": min(1.0, len(_STEP_MARKERS.findall(response.strip())) / 3)}
 
 
 def math_paper_reward(response: str, reference) -> float:
@@ -279,24 +302,44 @@ NAMED_REWARDS = {"gsm8k_paper": gsm8k_paper_reward, "math_paper": math_paper_rew
 
 class PaperReward(NamedTuple):
     """A released-code shaped reward: `parts(response, reference) -> {part: value}` (sum = the reward),
-    the maximum of the sum, and the number of parts (the released code's separate reward functions)."""
+    the maximum of the sum, and the parts' names (one per reward function of the released script)."""
     parts: Callable[[str, object], dict]
     maximum: float
-    n_parts: int
+    part_names: tuple[str, ...]
+
+    @property
+    def n_parts(self) -> int:
+        return len(self.part_names)
 
 
-# Tasks with the paper's shaped reward: the released grpo_gsm8k.py trains on five reward functions, grpo_math.py on two.
-PAPER_REWARDS = {"gsm8k": PaperReward(gsm8k_paper_reward_parts, 5.0, 5), "math": PaperReward(math_paper_reward_parts, 3.0, 2)}
+GSM8K_PAPER_REWARD = PaperReward(gsm8k_paper_reward_parts, 5.0, ("correctness", "integer", "strict_format", "soft_format", "xml_count"))
+MATH_PAPER_REWARD = PaperReward(math_paper_reward_parts, 3.0, ("correctness", "reasoning_steps"))
+
+
+def __getattr__(name: str):
+    """PAPER_REWARDS ({task: PaperReward} of the tasks that have one) is a view of redit.tasks.TASKS."""
+    if name == "PAPER_REWARDS":
+        from .tasks import TASKS
+
+        return {task.name: task.paper_reward for task in TASKS.values() if task.paper_reward is not None}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def paper_reward_parts(task: str, response: str, reference) -> dict[str, float]:
     """The paper's reward for `task`, part by part (sum = the reward); only gsm8k and math have one."""
-    if task not in PAPER_REWARDS:
-        raise ValueError(f"the paper's shaped reward exists for {', '.join(PAPER_REWARDS)} only; got task {task!r} (use the binary reward).")
-    return PAPER_REWARDS[task][0](response, reference)
+    from .tasks import get
+
+    record = get(task)
+    if record.paper_reward is None:
+        raise ValueError(f"the paper's shaped reward exists for {', '.join(__getattr__('PAPER_REWARDS'))} only; got task "
+                         f"{task!r} (use the binary reward).")
+    return record.paper_reward.parts(response, reference)
 
 
 def score(task: str, response: str, reference) -> float:
-    if task not in SCORERS:
-        raise ValueError(f"no reward for task {task!r}; known tasks: {', '.join(sorted(SCORERS))}.")
-    return SCORERS[task](response, reference)
+    """Binary correctness of `response` for `task` (its record's scorer in redit.tasks.TASKS)."""
+    from .tasks import TASKS
+
+    if task not in TASKS:
+        raise ValueError(f"no reward for task {task!r}; known tasks: {', '.join(sorted(TASKS))}.")
+    return TASKS[task].scorer(response, reference)

@@ -39,7 +39,7 @@ from .dither import DISTRIBUTIONS, SCHEDULES, SCOPES, DitherConfig
 from .rewards import PAPER_REWARDS
 from .runlog import RunFolder, RunFolderBusy, method_name
 from .runlog import run_config as shared_run_config
-from .tasks import CODE_TASKS, TASKS
+from .tasks import TASKS
 from . import tiny_task
 from .tiny_policy import TinyPolicySpec
 
@@ -335,9 +335,8 @@ def resolve_config(parsed: ParsedArgs) -> dict:
         if not folder.exists() and not _looks_like_hub_id(parsed.model):
             raise ValueError(f"--model {parsed.model} is neither a model folder nor a hub id (org/name); "
                              "omit --model to use the tiny policy.")
-    if r.task == "geo3k":
-        raise ValueError("geo3k needs a vision-language policy, which this TRL backend does not wire yet; "
-                         "run experiments/geo3k (verl) instead.")
+    if TASKS[r.task].trl_refusal:
+        raise ValueError(TASKS[r.task].trl_refusal)
     reward = resolve_reward(r.task, r.reward)
     reward_parts = paper_reward_parts_count(r.task, reward, r.noise_on)
     _check_trackers(t.report_to)
@@ -518,7 +517,7 @@ def _main(argv=None) -> int:
 
     torch.set_num_threads(parsed.redit.threads)
     try:  # model and data before the run folder is touched: bad input never costs a written run
-        if cfg["task"] in CODE_TASKS:  # code rewards run model code: refuse before any work if no safe sandbox exists
+        if TASKS[cfg["task"]].code:  # code rewards run model code: refuse before any work if no safe sandbox exists
             from .sandbox import require_sandbox
 
             require_sandbox()

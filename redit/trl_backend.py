@@ -248,12 +248,11 @@ def make_trainer_class():
 
 
 def task_prompt(task: str, row: dict, style: str = "verl"):
-    """A row's prompt as TRL takes it: the tiny task's plain text, else chat messages (TRL and the
-    validation below render them with the model's chat template)."""
-    if task == "tiny":
-        return tiny_task.prompt(row["question"])
-    text = tasks.prompt(task, row, style=style)
-    return text if isinstance(text, list) else [{"role": "user", "content": text}]
+    """A row's prompt as TRL takes it: plain text for a task without chat prompts (tiny), else chat
+    messages (TRL and the validation below render them with the model's chat template)."""
+    record = tasks.get(task)
+    text = record.prompt(row, style=style)
+    return text if isinstance(text, list) or not record.chat else [{"role": "user", "content": text}]
 
 
 def task_rows(redit_args, cfg: dict) -> tuple[list[dict], list[dict]]:
@@ -447,7 +446,7 @@ def train(run: RunFolder, cfg: dict, args, model_args, model_info: dict, train_r
     style = cfg["task_config"].get("prompt_style", "verl")
     references = [r["reference"] for r in train_rows]
     columns = {"prompt": [task_prompt(cfg["task"], r, style) for r in train_rows],
-               "ground_truth": [g if isinstance(g, str) else json.dumps(g) for g in references]}
+               "ground_truth": [tasks.get(cfg["task"]).encode_reference(g) for g in references]}
     if not all(isinstance(g, str) for g in references):  # code tests travel as JSON
         columns["ground_truth_json"] = [not isinstance(g, str) for g in references]
     dataset = Dataset.from_dict(columns)
