@@ -56,6 +56,15 @@ def default_runs_root() -> Path:
     return live if live.is_dir() else REPO_ROOT / "results" / "tiny" / "runs"
 
 
+def notebook_runs(env: str = "REDIT_RUNS") -> tuple[Path, list["Run"]]:
+    """(folder, finished runs) for a notebook, wherever Jupyter was started: the folder $REDIT_RUNS names
+    (e.g. a verl RUN_DIR), else default_runs_root(); prints how many runs and from where."""
+    root = Path(os.environ[env]) if os.environ.get(env) else default_runs_root()
+    runs = load_runs(root)
+    print(f"{len(runs)} runs from {root}")
+    return root, runs
+
+
 @dataclass
 class Run:
     name: str

@@ -128,6 +128,7 @@ def test_notebooks_are_committed_with_their_outputs(name):
     assert "runs from ../results/tiny/runs" in first and os.sep + "work" not in first  # no machine path
     source = "\n".join("".join(c["source"]) for c in code)
     assert "def " not in source  # cells call analysis; no copied functions
+    assert "RUNS, runs = analysis.notebook_runs()" in "".join(code[0]["source"])  # one helper finds and loads the runs
     if name == "gradient_norms.ipynb":  # the default pair is the one with the most events, not main's (none)
         text = "".join("".join(out.get("text", "")) for cell in code for out in cell["outputs"])
-        assert "regime (max_number=20" in text and "hardest-grpo-s7: 33 steps outside" in text
+        assert "regime (hardest)" in text and "hardest-grpo-s7: 33 steps outside" in text  # the registry's level name
