@@ -33,8 +33,8 @@ def test_legacy_flags_and_trl_options_reach_the_config():
 def test_tiny_difficulty_knobs_reach_task_config():
     cfg = train.resolve_config(train.parse_args(["--run-dir", "/tmp/x", "--max-number", 30, "--min-ops", 2,
                                                  "--max-ops", 3, "--val-problems", 500, "--temperature", 0.7]))
-    knobs = {k: cfg["task_config"][k] for k in ("max_number", "min_steps", "max_steps", "n_test")}
-    assert knobs == {"max_number": 30, "min_steps": 2, "max_steps": 3, "n_test": 500}
+    knobs = {k: cfg["task_config"][k] for k in ("max_number", "min_ops", "max_ops", "n_test")}
+    assert knobs == {"max_number": 30, "min_ops": 2, "max_ops": 3, "n_test": 500}
     assert cfg["temperature"] == 0.7
 
 
