@@ -138,3 +138,12 @@ def test_a_yaml_recipe_runs_and_the_command_line_overrides_it(tmp_path, tiny_pol
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["trl"]["lr_scheduler_type"] == "constant" and config["trl"]["max_completion_length"] == 24
     assert config["task_config"]["n_test"] == 6
+
+
+@pytest.mark.parametrize("recipe", ["tiny", "gsm8k", "math"])
+def test_each_recipe_trains_with_the_seed_its_example_run_folder_names(recipe):
+    import re
+
+    path = REPO / "experiments" / "trl" / f"{recipe}.yaml"
+    assert train.parse_args(["--config", path, "--run-dir", "/tmp/x"]).training.seed == 0  # TRL's default would be 42
+    assert all(seed == "0" for seed in re.findall(r"--run-dir \S+-s(\d+)", path.read_text()))
