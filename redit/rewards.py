@@ -289,17 +289,6 @@ def humaneval_correct(response: str, reference, timeout: float = 10.0) -> float:
     return _code_reward(run)
 
 
-SCORERS = {
-    "tiny": tiny_exact_match,
-    "gsm8k": gsm8k_correct,
-    "math": math_correct,
-    "geo3k": geo3k_correct,
-    "mbpp": mbpp_correct,
-    "humaneval": humaneval_correct,
-}
-NAMED_REWARDS = {"gsm8k_paper": gsm8k_paper_reward, "math_paper": math_paper_reward, **SCORERS}
-
-
 class PaperReward(NamedTuple):
     """A released-code shaped reward: `parts(response, reference) -> {part: value}` (sum = the reward),
     the maximum of the sum, and the parts' names (one per reward function of the released script)."""
