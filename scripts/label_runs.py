@@ -8,9 +8,11 @@ min_steps/max_steps -> min_ops/max_ops). Metrics and done.json are never touched
 
 A folder's identity is where the sweep put it: <runs>/<experiment>/<variant>-s<seed>; a run directly in
 <runs> is the main experiment's (the sweep's layout before runs were labelled; it now writes
-<runs>/main/). Every folder is checked before anything is written: its variant must be in the registry
-and agree with its config.json (algorithm, noise, scope, schedule, adaptive σ, seed, task knobs, group
-size, ...); if any folder does not, one error line names it and nothing is written. Links (the sweep's
+<runs>/main/); a verl ablation folder may carry its task first (<task>-<variant>-s<seed>). Every folder
+is checked before anything is written: a folder whose name is a registry variant must agree with its
+config.json (algorithm, noise, scope, schedule, adaptive σ, seed, task knobs, group size, ...), else one
+error line names it and nothing is written; a folder whose name is no registry variant is listed and
+left unlabelled (write experiment/variant into its config.json by hand). Links (the sweep's
 "same run as another experiment's") are skipped: the analysis takes a link's identity from where it sits.
 Labelled folders whose task knobs already have their current names are left alone, so a rerun changes nothing.
 """
@@ -41,15 +43,18 @@ def run_folders(root: Path) -> list[Path]:
     return sorted(Path(d) for d, _, files in os.walk(root) if set(METRICS_FILES) & set(files))
 
 
-def identity(root: Path, run_dir: Path) -> tuple[str, str, int]:
-    """(experiment, variant, seed) from the sweep's folder layout; ValueError when it names no registry variant."""
+def identity(root: Path, run_dir: Path, config: dict) -> tuple[str, str, int] | None:
+    """(experiment, variant, seed) from the sweep's folder layout; None when the folder names no registry variant."""
     parent = run_dir.parent.relative_to(root).as_posix()
     experiment = "main" if parent == "." else parent
     variant, sep, seed = run_dir.name.rpartition("-s")
-    if not sep or not seed.isdigit():
-        raise ValueError(f"{run_dir}: the folder name is not <variant>-s<seed>; write experiment/variant into its config.json by hand.")
-    registry.variant(experiment, variant)  # ValueError naming the valid variants
-    return experiment, variant, int(seed)
+    if not sep or not seed.isdigit() or experiment not in registry.EXPERIMENTS:
+        return None
+    variants = registry.get(experiment).variants
+    task_prefix = f"{config.get('task')}-"
+    if variant not in variants and variant.startswith(task_prefix) and variant[len(task_prefix):] in variants:
+        variant = variant[len(task_prefix):]  # a verl ablation folder: <task>-<variant>-s<seed>
+    return (experiment, variant, int(seed)) if variant in variants else None
 
 
 def _same(a, b) -> bool:
@@ -88,9 +93,10 @@ def labelled(config: dict, experiment: str, variant: str) -> dict:
     return out
 
 
-def plan(root: Path) -> list[tuple[Path, dict, dict]]:
-    """(folder, config, labelled config) of every folder to change; ValueError for the first that cannot be labelled."""
-    changes = []
+def plan(root: Path) -> tuple[list[tuple[Path, dict, dict]], list[Path]]:
+    """((folder, config, labelled config) of every folder to change, folders whose name is no registry variant);
+    ValueError for the first folder whose config.json is not the variant its name says."""
+    changes, unknown = [], []
     for run_dir in run_folders(root):
         config_path = run_dir / "config.json"
         try:
@@ -101,7 +107,11 @@ def plan(root: Path) -> list[tuple[Path, dict, dict]]:
             registry.variant(config["experiment"], config["variant"])  # a label the registry does not know is an error too
             new = labelled(config, config["experiment"], config["variant"])
         else:
-            experiment, variant, seed = identity(root, run_dir)
+            found = identity(root, run_dir, config)
+            if found is None:
+                unknown.append(run_dir)
+                continue
+            experiment, variant, seed = found
             differ = disagreements(config, registry.variant(experiment, variant), seed)
             if differ:
                 raise ValueError(f"{run_dir}: its folder names {experiment}/{variant} but its config.json differs in "
@@ -109,7 +119,7 @@ def plan(root: Path) -> list[tuple[Path, dict, dict]]:
             new = labelled(config, experiment, variant)
         if new != config:
             changes.append((run_dir, config, new))
-    return changes
+    return changes, unknown
 
 
 def main_runs_to_move(root: Path) -> list[Path]:
@@ -135,7 +145,7 @@ def main(argv=None) -> int:
         print(f"error: --runs {args.runs} is not a folder; pass the folder that holds the run folders (e.g. runs/tiny).", file=sys.stderr)
         return 2
     try:  # every folder is checked before any is written
-        changes = plan(args.runs)
+        changes, unknown = plan(args.runs)
         moves = main_runs_to_move(args.runs) if args.move_main else []
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -146,6 +156,9 @@ def main(argv=None) -> int:
         print(f"{'would label' if args.dry_run else 'labelled'} {run_dir}: {added}{';' if added and renamed else ''}{renamed}")
         if not args.dry_run:  # the format RunFolder.write_config writes
             (run_dir / "config.json").write_text(json.dumps(new, indent=2, sort_keys=True, default=str) + "\n")
+    for run_dir in unknown:
+        print(f"left unlabelled {run_dir}: its name is no <variant>-s<seed> of a registry experiment "
+              "(redit/registry.py); write experiment/variant into its config.json by hand")
     for run_dir in moves:
         print(f"{'would move' if args.dry_run else 'moved'} {run_dir} -> {args.runs / 'main' / run_dir.name}")
         if not args.dry_run:

@@ -150,4 +150,14 @@ def test_label_runs_moves_main_into_its_folder_unless_a_link_points_at_it(tmp_pa
 
 def test_the_committed_runs_are_labelled():
     """results/tiny/runs was labelled by scripts/label_runs.py: nothing left to do there."""
-    assert label_runs.plan(REPO_ROOT / "results" / "tiny" / "runs") == []
+    assert label_runs.plan(REPO_ROOT / "results" / "tiny" / "runs") == ([], [])
+
+
+def test_label_runs_leaves_a_folder_it_cannot_name_and_says_so(tmp_path, capsys):
+    root = legacy_tree(tmp_path / "runs")
+    write_run(root / "mine", "try-3", "none", 0, step_records(**FLAT))  # not the sweep's layout
+    write_run(root / "variance", "gsm8k-gaussian-0.1-s0", "gaussian", 0, step_records(**FLAT), sigma=0.1, task="gsm8k")  # verl's
+    assert label_runs.main(["--runs", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "left unlabelled " + str(root / "mine" / "try-3") in out and "3 of 4 run folders labelled" in out
+    assert configs(root)["variance/gsm8k-gaussian-0.1-s0"]["variant"] == "gaussian-0.1" and "experiment" not in configs(root)["mine/try-3"]
