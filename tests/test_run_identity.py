@@ -161,3 +161,19 @@ def test_label_runs_leaves_a_folder_it_cannot_name_and_says_so(tmp_path, capsys)
     out = capsys.readouterr().out
     assert "left unlabelled " + str(root / "mine" / "try-3") in out and "3 of 4 run folders labelled" in out
     assert configs(root)["variance/gsm8k-gaussian-0.1-s0"]["variant"] == "gaussian-0.1" and "experiment" not in configs(root)["mine/try-3"]
+
+
+def test_a_finished_run_with_the_legacy_knob_names_is_still_the_same_run(tmp_path, capsys):
+    """redit.train skips a finished run whose config.json predates the min_ops/max_ops rename (no false "differs")."""
+    run_dir = tmp_path / "run"
+    args = ["--run-dir", str(run_dir), "--seed", "0", "--steps", "1", "--dist", "none", "--val-problems", "20"]
+    cfg = train.resolve_config(train.parse_args(args))
+    legacy = {**cfg, "task_config": {label_runs.tiny_task.LEGACY_NAMES.get(k, k): v for k, v in cfg["task_config"].items()}}
+    assert "min_steps" in legacy["task_config"]
+    from redit.tiny_policy import policy_dir
+
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({**legacy, "model": {"path": str(policy_dir())}}))
+    (run_dir / "metrics.jsonl").write_text("")
+    (run_dir / "done.json").write_text("{}")
+    assert train.main(args) == 0 and "[skip]" in capsys.readouterr().out
