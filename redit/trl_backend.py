@@ -95,7 +95,8 @@ class DitheredReward:
 
     `reward="binary"` scores 0/1 correctness (`redit.rewards.score`); `reward="paper"` the paper's
     shaped reward (`redit.rewards.paper_reward_parts`, summed; each part logged as reward/<part>/mean).
-    The noise is added once, to the summed reward."""
+    The noise is added to the summed reward: one draw per sample, or the sum of k draws when the dither
+    config's reward_parts is k (`--noise-on parts`: one draw per part of the paper reward)."""
 
     def __init__(self, task: str, dither_config: DitherConfig, group_size: int, controller: SigmaController | None = None,
                  overlong: tuple[int, int] | None = None, reward: str = "binary", process_index: int = 0):
