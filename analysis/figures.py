@@ -90,7 +90,7 @@ def arm_label(by: list[str] | None = None):
 def full_arm_label(runs: list[Run]):
     """A label function that keeps every arm of `runs` apart: the method, then each part that takes
     more than one value among the runs of one method: the noise ("std 0.1", or a schedule "linear σ
-    0.1→0"), the scope, adaptive σ, and every setting knob (a regime level's "max_number=20", steps, ...).
+    0.1→0"), the scope, adaptive σ, and every setting knob (steps, ...; a registry level by its name, "level hard").
     So a scope arm, a schedule arm or another level is never pooled with the plain arm of its method."""
     def parts(run: Run) -> dict[str, str]:
         info = run.info
@@ -100,6 +100,10 @@ def full_arm_label(runs: list[Run]):
         found = {"noise": noise, "scope": f"scope {info['scope']}" if info["scope"] != "all" else "",
                  "adaptive": f"adaptive {info['adaptive']}" if info["adaptive"] != "none" else ""}
         found.update({k: f"{k.split('.')[-1]}={readable(v)}" for k, v in run.setting.items() if k != "algorithm"})
+        if run.level_label:  # a registry level names the knobs it sets: "level hard", not "max_number=15, ..."
+            found = {k: v for k, v in found.items() if not k.startswith("task_config.") and k != "temperature"
+                     and (k != "model.path" or run.level_label == run.level)}  # size's "wide-hard" names the policy too
+            found["level"] = f"level {run.level_label}"
         return found
 
     values: dict[tuple[str, str], set] = {}

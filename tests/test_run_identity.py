@@ -177,3 +177,12 @@ def test_a_finished_run_with_the_legacy_knob_names_is_still_the_same_run(tmp_pat
     (run_dir / "metrics.jsonl").write_text("")
     (run_dir / "done.json").write_text("{}")
     assert train.main(args) == 0 and "[skip]" in capsys.readouterr().out
+
+
+def test_figure_panels_name_a_registry_level_not_its_knobs(tmp_path):
+    for seed in (0, 1):
+        write_run(tmp_path, f"a-s{seed}", "none", seed, step_records(**FLAT), experiment="regime", variant="hard-grpo", **HARD)
+        write_run(tmp_path, f"b-s{seed}", "none", seed, step_records(**FLAT), experiment="regime", variant="easy-grpo",
+                  task_config={"max_number": 5, "min_ops": 1, "max_ops": 1}, temperature=0.3, val_every=20)
+    runs = analysis.load_runs(tmp_path)
+    assert sorted({analysis.full_arm_label(runs)(r) for r in runs}) == ["grpo, level easy", "grpo, level hard"]
