@@ -59,7 +59,7 @@ TRAIN_CASES = {
     "model folder with non-JSON config.json": (["--model", "{bad_config_model}"], "config.json cannot be read"),
     "model folder with truncated weights": (["--model", "{truncated_model}"], "damaged or truncated"),
     "max-number 0": (["--max-number", "0"], "max_number must be >= 1"),
-    "min-ops above max-ops": (["--min-ops", "3", "--max-ops", "1"], "min_steps <= max_steps"),
+    "min-ops above max-ops": (["--min-ops", "3", "--max-ops", "1"], "min_ops <= max_ops"),
     "val-problems 0": (["--val-problems", "0"], "must be >= 1"),
     "tiny knob on gsm8k": (["--task", "gsm8k", "--max-number", "12"], "tiny-task knobs"),
     "paper reward on tiny": (["--reward", "paper"], "--reward paper exists for"),
