@@ -130,9 +130,9 @@ RUNS="${RUNS:-runs/$SCALE}"; OUT="${OUT:-results/$SCALE}"
 SELECTED="${ONLY:-$DEFAULT_GRID}"
 
 if [[ "$SCALE" == paper ]]; then
-  # Main: every task x method (experiments/<task>/run.sh); every other experiment is its recipe in
-  # experiments/ablations/ (GSM8K, the paper's Figure 1 setting). With --launcher slurm|ray the recipes
-  # only list their runs (LAUNCH_LIST) and python -m redit.launch submits them.
+  # Main: every task x method; every other experiment on GSM8K (the paper's Figure 1 setting): each run
+  # through its task recipe experiments/<task>/run.sh (patches/verl_recipe.py grid, from the registry).
+  # With --launcher slurm|ray the recipes only list their runs (LAUNCH_LIST) and python -m redit.launch submits them.
   need_python
   PY="${USER_PY:-.venv/bin/python}"; export PY   # the recipes (experiments/common.sh) read PY too
   [[ "$RUNS" == /* ]] || RUNS="$PWD/$RUNS"
@@ -143,18 +143,13 @@ if [[ "$SCALE" == paper ]]; then
   fi
   for e in $SELECTED; do
     case "$e" in
-      main) eval "$("$PY" -m redit.registry paper main)"   # PAPER_TASKS and PAPER_SEEDS of the main table
-            variants="$("$PY" -m redit.registry verl-grid main)"
-            for t in $PAPER_TASKS; do while read -r m vars; do for seed in ${MAIN_SEEDS:-$PAPER_SEEDS}; do
-              # shellcheck disable=SC2086
-              env $vars SEED="$seed" RUN_DIR="$RUNS/$t-$m-s$seed" DRY_RUN_CONFIG=0 bash "experiments/$t/run.sh" "${flag[@]}"
-            done; done <<< "$variants"; done ;;
+      # the main table: each of the registry's paper tasks x variants x seeds (patches/verl_recipe.py grid)
+      main) env -u TASK SEEDS="$MAIN_SEEDS" RUNS="$RUNS" DRY_RUN_CONFIG=0 "$PY" -m patches.verl_recipe grid main "${flag[@]}" ;;
       *) if ! "$PY" -m redit.registry verl-grid "$e" >/dev/null 2>&1; then
            echo "# $e: TRL backend only (no verl variant in redit/registry.py); run it with ./run_all.sh --only $e"; continue
          fi
-         eval "$("$PY" -m redit.registry paper "$e")"
-         recipe="experiments/ablations/$e.sh"; [[ -f "$recipe" ]] || recipe=experiments/ablations/experiment.sh
-         ABLATION="$e" SEEDS="${ABL_SEEDS:-$PAPER_SEEDS}" RUNS="$RUNS" bash "$recipe" "${flag[@]}" ;;
+         # its verl variants (GSM8K and the registry's paper seeds unless TASK / --ablation-seeds say otherwise)
+         SEEDS="$ABL_SEEDS" RUNS="$RUNS" "$PY" -m patches.verl_recipe grid "$e" "${flag[@]}" ;;
     esac
   done
   if [[ "$LAUNCHER" != local ]]; then

@@ -17,15 +17,16 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 from transformers import PrinterCallback, TrainerCallback
 
-from . import tasks, tiny_task
+from . import algorithms, tasks, tiny_task
 from .adaptive_sigma import SigmaController, flip_rate
-from .algorithms import (DAPO_EPSILON_HIGH, DAPO_OVERLONG_FRACTION, FILL_STRENGTH, REAL_LABEL_SOURCES, REAL_TAU,
+from .algorithms import (DAPO_OVERLONG_FRACTION, FILL_STRENGTH, REAL_LABEL_SOURCES, REAL_TAU,
                          REFILL_MAX_DRAWS, directional_fill, filter_saturated, informative_groups, overlong_penalty,
                          real_labels, real_loss, select_informative_groups)
 from .dither import DitherConfig, dither, saturated_group_fracs, sigma_at, zero_std_group_frac
@@ -45,18 +46,26 @@ TRL_TO_SCHEMA = {
     "step_time": "timing_s/trl_step",  # TRL's own wall-clock step time
 }
 SHARED_PREFIXES = ("critic/", "redit/", "dapo/", "real/", "reward/", "remedy/", "compute/", "val-core/")  # logged under their own names, not trl/
-# Algorithms -> stock TRL options; DAPO's filter and overlong penalty and REAL's loss are added by
+# Algorithms -> stock TRL options (loss_type, scale_rewards, epsilon_high), read live from the one
+# table, redit.algorithms.ALGORITHMS; DAPO's filter and overlong penalty and REAL's loss are added by
 # ReditGRPOTrainer and DitheredReward (see redit.algorithms).
-ALGORITHMS = {
-    "grpo": {"loss_type": "grpo", "scale_rewards": "group"},
-    "dr_grpo": {"loss_type": "dr_grpo", "scale_rewards": "none"},
-    "dapo": {"loss_type": "dapo", "scale_rewards": "group", "epsilon_high": DAPO_EPSILON_HIGH},
-    "real": {"loss_type": "grpo", "scale_rewards": "group"},  # the loss itself is replaced by REAL's
-    # remedies for saturated groups: GRPO's loss, the advantages changed by ReditGRPOTrainer
-    "filter": {"loss_type": "grpo", "scale_rewards": "group"},
-    "refill": {"loss_type": "grpo", "scale_rewards": "group"},
-    "directional_fill": {"loss_type": "grpo", "scale_rewards": "group"},
-}
+class _TrlOptions(Mapping):
+    """{algorithm: GRPOConfig options} for every algorithm the table runs on TRL (an entry added to
+    the table later is seen too)."""
+
+    def __getitem__(self, name):
+        if name not in algorithms.names("trl"):
+            raise KeyError(name)
+        return algorithms.get(name).trl_options()
+
+    def __iter__(self):
+        return iter(algorithms.names("trl"))
+
+    def __len__(self):
+        return len(algorithms.names("trl"))
+
+
+ALGORITHMS = _TrlOptions()
 REFILL_SEED_OFFSET = 7919  # the refill prompt sampler's own stream: the data order of the first draw stays GRPO's
 
 

@@ -3,5 +3,5 @@
 # recipe file of its own): ABLATION=<experiment> experiments/ablations/experiment.sh [--dry-run]
 #   (SEEDS, TASK, RUNS and recipe variables from the env, as for the named recipes beside it)
 [[ -n "${ABLATION:-}" ]] || { echo "error: set ABLATION=<experiment> (python -m redit.registry names)" >&2; exit 2; }
-source "$(dirname "$0")/grid.sh" "$@"
-registry_grid
+source "$(dirname "$0")/../common.sh"
+exec "$PY" -m patches.verl_recipe grid "$ABLATION" "$@"
