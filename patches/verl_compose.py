@@ -12,15 +12,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from redit import algorithms
 from redit.adaptive_sigma import controller_from_section
 from redit.algorithms import REAL_LABEL_SOURCES
 from redit.dither import DitherConfig
 
 CONFIG_NAME = "ppo_trainer"
-# ReDit's verl estimators -> the stock estimator each wraps (patches/redit_verl.py registers them;
-# kept here so that composing a config never imports verl)
-REDIT_ESTIMATORS = {"redit_grpo": "grpo", "redit_reinforce_plus_plus": "reinforce_plus_plus", "redit_rloo": "rloo",
-                    "redit_real": "real"}
+
+
+def redit_estimators() -> dict[str, str]:
+    """ReDit's verl estimators -> the stock estimator each wraps, from the algorithm table
+    (redit.algorithms.ALGORITHMS; patches/redit_verl.py registers them; no verl import here)."""
+    table = algorithms.ALGORITHMS.values()
+    return {a.verl_estimator: a.verl_base_estimator for a in table if "verl" in a.backends}
+
+
+REDIT_ESTIMATORS = redit_estimators()  # at import: what patches/redit_verl.py registers
 
 
 def real_label_source(algorithm_config) -> str:
@@ -74,14 +81,15 @@ def compose(overrides: list[str]):
     with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
         config = hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
     OmegaConf.resolve(config)
+    estimators = redit_estimators()
     if str(config.algorithm.adv_estimator).startswith("redit_"):
-        if config.algorithm.adv_estimator not in REDIT_ESTIMATORS:
-            raise ValueError(f"unknown estimator {config.algorithm.adv_estimator}; ReDit offers {', '.join(REDIT_ESTIMATORS)}.")
+        if config.algorithm.adv_estimator not in estimators:
+            raise ValueError(f"unknown estimator {config.algorithm.adv_estimator}; ReDit offers {', '.join(estimators)}.")
         dither = DitherConfig.from_section(config.algorithm.get("redit"), int(config.trainer.total_training_steps or 0) or 1, where="algorithm.redit")
         controller_from_section(config.algorithm.get("redit_adaptive"), dither, where="algorithm.redit_adaptive")
         real_label_source(config.algorithm)
         remedy = remedy_options(config.algorithm)
-        if (remedy["filter"] or remedy["fill_strength"] is not None) and REDIT_ESTIMATORS[config.algorithm.adv_estimator] != "grpo":
+        if (remedy["filter"] or remedy["fill_strength"] is not None) and estimators[config.algorithm.adv_estimator] != "grpo":
             raise ValueError("algorithm.redit_remedy (filter / fill_strength) acts on GRPO advantages: use algorithm.adv_estimator=redit_grpo.")
     elif (config.algorithm.get("redit_remedy") or {}):
         raise ValueError("algorithm.redit_remedy needs a ReDit estimator (algorithm.adv_estimator=redit_grpo).")

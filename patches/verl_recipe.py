@@ -606,12 +606,14 @@ def recipe_main(argv: list[str]) -> int:
     recipe = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in recipe_args if re.match(r"[A-Z_]+=", a)}
     recipe_overrides = [a for a in recipe_args if not re.match(r"[A-Z_]+=", a)]
     dry_run, user_overrides = False, []
+    if {"-h", "--help"} & set(argv):
+        print(__doc__[__doc__.index("Usage:"):].format(algorithms=" | ".join(algorithms.names("verl"))))
+        return 0
+    if "TASK" not in recipe:
+        raise RecipeError("no TASK: a task recipe passes its values (TASK=gsm8k ...); run experiments/<task>/<method>.sh")
     for arg in user_args:
         if arg == "--dry-run":
             dry_run = True
-        elif arg in ("-h", "--help"):
-            print(__doc__.format(algorithms=" | ".join(algorithms.names("verl"))))
-            return 0
         elif re.match(r"[a-z+~][^=]*=", arg):
             user_overrides.append(arg)
         else:

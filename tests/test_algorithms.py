@@ -119,3 +119,75 @@ def test_real_loss_with_raw_labels_is_plain_real_whatever_the_noise():
     assert used == 1 and real_loss(scores, raw_labels, ids)[0].item() == pytest.approx(plain.item())
     dithered_labels, _ = real_labels(REAL_RAW, REAL_DITHERED_ADV, REAL_GROUPS)
     assert real_loss(scores, dithered_labels, ids)[1] == 2  # noise labelled the all-wrong group too
+
+
+# ---- the algorithm table (redit.algorithms.ALGORITHMS): one entry serves both backends ----------------
+PAPER_GSM8K = {"TASK": "gsm8k", "MODEL": "Qwen/Qwen2.5-7B-Instruct", "STEPS": "1000", "HYPERPARAMETERS": "released_code",
+               "TP": "2", "GPUS_PER_NODE": "8", "NNODES": "1", "TEST_FREQ": "50"}  # experiments/gsm8k/run.sh's values
+
+
+def verl_config(environ: dict, recipe: dict = PAPER_GSM8K):
+    """The recipe layer's overrides for `environ`, composed by verl's own Hydra config."""
+    from patches.verl_compose import compose
+    from patches.verl_recipe import build_run
+
+    values = dict(recipe)
+    run = build_run(values.pop("TASK"), values, [], [], environ)
+    return run, compose(run.overrides)
+
+
+def test_a_baseline_added_to_the_table_reaches_both_backends(monkeypatch):
+    """The whole of adding an option-only baseline: one table entry. TRL resolves its options and
+    the verl recipe layer composes its overrides through verl's Hydra config."""
+    from redit import algorithms, train, trl_backend
+
+    toy = algorithms.Algorithm("Toy clip-higher GRPO (test only)", trl_loss_type="bnpo", verl_loss_agg="token-mean",
+                               trl={"scale_rewards": "batch", "epsilon_high": 0.3},
+                               verl=("actor_rollout_ref.actor.clip_ratio_high=0.3",))
+    monkeypatch.setitem(algorithms.ALGORITHMS, "toy", toy)
+    assert "toy" in algorithms.names("trl") and "toy" in algorithms.names("verl")
+    derived = train.derived_training_fields({"prompts_per_step": 2, "num_generations": 4, "algorithm": "toy",
+                                             "run_dir": "/tmp/toy", "seed": 0}, "cpu")
+    assert (derived["loss_type"], derived["scale_rewards"], derived["epsilon_high"]) == ("bnpo", "batch", 0.3)
+    assert trl_backend.ALGORITHMS["toy"] == {"loss_type": "bnpo", "scale_rewards": "batch", "epsilon_high": 0.3}
+    run, config = verl_config({"ALGORITHM": "toy", "METHOD": "redit-gaussian"})
+    actor = config.actor_rollout_ref.actor
+    assert actor.clip_ratio_high == 0.3 and actor.loss_agg_mode == "token-mean"
+    assert config.algorithm.adv_estimator == "redit_grpo" and config.algorithm.redit.dist == "gaussian"
+    assert run.name == "toy-redit-gaussian-s0"
+
+
+def test_each_algorithm_aggregates_its_loss_the_same_way_on_both_backends():
+    from redit.algorithms import ALGORITHMS, SAME_AGGREGATION
+
+    for name, algorithm in ALGORITHMS.items():
+        if algorithm.trl_loss_type and algorithm.verl_loss_agg:  # REAL's own loss aggregates itself on both
+            assert SAME_AGGREGATION[algorithm.trl_loss_type] == algorithm.verl_loss_agg, name
+    for name, agg in {"grpo": "seq-mean-token-mean", "dr_grpo": "seq-mean-token-sum-norm", "dapo": "token-mean",
+                      "filter": "seq-mean-token-mean", "reinforce_plus_plus": "token-mean"}.items():
+        _, config = verl_config({"ALGORITHM": name})
+        assert config.actor_rollout_ref.actor.loss_agg_mode == agg, name
+    _, config = verl_config({"ALGORITHM": "real"})
+    assert config.actor_rollout_ref.actor.loss_agg_mode == "token-mean"  # verl's default, unread by the `real` loss
+    _, config = verl_config({"ALGORITHM": "grpo", "LOSS_AGG": "token-mean"})  # the recipe variable overrides the table
+    assert config.actor_rollout_ref.actor.loss_agg_mode == "token-mean"
+
+
+def test_verls_aggregation_modes_compute_trls_loss_types():
+    """verl's agg_loss on a ragged batch against TRL 1.16's formulas (grpo_trainer.py, _compute_loss):
+    grpo = ((l * m).sum(-1) / m.sum(-1)).mean(); dr_grpo = (l * m).sum() / (B * max_completion_length);
+    dapo = (l * m).sum() / m.sum() (one process, one accumulation step)."""
+    from verl.trainer.ppo.core_algos import agg_loss
+
+    generator = torch.Generator().manual_seed(0)
+    loss = torch.randn(5, 7, generator=generator)
+    mask = (torch.arange(7)[None, :] < torch.tensor([7, 3, 1, 5, 2])[:, None]).float()  # lengths 7, 3, 1, 5, 2
+    trl = {"grpo": ((loss * mask).sum(-1) / mask.sum(-1)).mean(),
+           "dr_grpo": (loss * mask).sum() / (5 * 7),
+           "dapo": (loss * mask).sum() / mask.sum()}
+    from redit.algorithms import SAME_AGGREGATION
+
+    for loss_type, mode in SAME_AGGREGATION.items():
+        verl = agg_loss(loss, mask, mode, loss_scale_factor=7 if mode == "seq-mean-token-sum-norm" else None)
+        assert float(verl) == pytest.approx(float(trl[loss_type]), rel=1e-6), (loss_type, mode)
+    assert float(agg_loss(loss, mask, "token-mean")) != pytest.approx(float(trl["grpo"]))  # verl's default is not TRL's grpo

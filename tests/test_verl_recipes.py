@@ -165,6 +165,14 @@ def test_a_typo_in_an_override_fails_composition(bad, needle):
     ({"PROMPT_STYLE": "bad"}, ["--dry-run"], "PROMPT_STYLE must be verl or paper"),
     ({"KEEP_CHECKPOINTS": "0"}, ["--dry-run"], "KEEP_CHECKPOINTS must be a whole number >= 1"),
     ({"SCALE": "tiny", "MODEL": "/nonexistent/model", "RUN_DIR": "/tmp/redit-never-written"}, [], "no model at MODEL=/nonexistent/model"),
+    ({"LOSS_AGG": "seq-mean"}, ["--dry-run"], "LOSS_AGG must be one of token-mean"),
+    ({"LOSS_AGG": "token-mean", "ALGORITHM": "real"}, ["--dry-run"], "LOSS_AGG does not apply to ALGORITHM=real"),
+    ({"NOISE_ON": "parts", "REWARD_STYLE": "binary", "METHOD": "redit-gaussian"}, ["--dry-run"], "NOISE_ON=parts needs the paper's multi-part reward"),
+    ({"NOISE_ON": "each"}, ["--dry-run"], "NOISE_ON must be sum or parts"),
+    ({"SCHEDULE": "sawtooth"}, ["--dry-run"], "SCHEDULE must be one of constant"),
+    ({"SCOPE": "some"}, ["--dry-run"], "SCOPE must be one of all"),
+    ({"REDIT_VARIANT": "grpo"}, ["--dry-run"], "REDIT_VARIANT needs REDIT_EXPERIMENT"),
+    ({"REDIT_EXPERIMENT": "remedies", "REDIT_VARIANT": "nope"}, ["--dry-run"], "REDIT_VARIANT=nope is no verl variant of remedies"),
 ])
 def test_bad_recipe_input_is_one_line_before_anything_runs(env, args, needle):
     out = recipe(REPO / "experiments/gsm8k/run.sh", *args, env=env)
@@ -223,3 +231,35 @@ def test_verl_main_ppo_runs_real_with_redit_on_cpu(tmp_path, tiny_policy_path):
         assert steps[step]["critic/score/mean"] in {k / 16 for k in range(17)}  # raw 0/1 scores: the noise never reaches them
     config = json.loads((run_dir / "config.json").read_text())
     assert config["algorithm"] == "real" and config["method"] == "real+redit-gaussian"
+
+
+@pytest.mark.parametrize("task, parts", [("gsm8k", 5), ("math", 2)])
+def test_noise_on_parts_draws_one_noise_per_part_of_the_paper_reward(task, parts):
+    out = recipe(REPO / f"experiments/{task}/redit_gaussian.sh", "--dry-run", env={"NOISE_ON": "parts", "DRY_RUN_CONFIG": "0"})
+    assert out.returncode == 0, out.stderr
+    config = compose(overrides_of(out.stdout))
+    assert config.algorithm.redit.reward_parts == parts  # redit.rewards.PAPER_REWARDS[task].n_parts
+    assert "+algorithm.redit.reward_parts" not in recipe(REPO / f"experiments/{task}/redit_gaussian.sh", "--dry-run",
+                                                         env={"DRY_RUN_CONFIG": "0"}).stdout  # sum: the default
+
+
+def test_a_grid_run_carries_its_registry_names_and_takes_the_variant_not_method_strings(tmp_path):
+    """REDIT_EXPERIMENT + REDIT_VARIANT name the variant; its fields win over the same variables in the
+    environment, and both names reach every Ray worker (config.json records them)."""
+    env = {"REDIT_EXPERIMENT": "distribution", "REDIT_VARIANT": "laplace", "METHOD": "grpo", "SIGMA": "0.5",
+           "DRY_RUN_CONFIG": "0", "RUN_DIR": str(tmp_path / "run")}
+    out = recipe(REPO / "experiments/gsm8k/run.sh", "--dry-run", env=env)
+    assert out.returncode == 0, out.stderr
+    config = compose(overrides_of(out.stdout))
+    assert config.algorithm.redit.dist == "laplace" and config.algorithm.redit.sigma == pytest.approx(0.070711)
+    workers = config.ray_kwargs.ray_init.runtime_env.env_vars
+    assert (workers.REDIT_EXPERIMENT, workers.REDIT_VARIANT) == ("distribution", "laplace")
+
+
+def test_help_lists_every_variable_and_the_algorithms_of_the_table():
+    from redit import algorithms
+
+    out = recipe(REPO / "experiments/gsm8k/grpo.sh", "-h")
+    assert out.returncode == 0 and out.stdout.startswith("Usage:")
+    for needle in ("SCALE=tiny", "LOSS_AGG", "NOISE_ON", "LAUNCH_LIST", "DRY_RUN_CONFIG", *algorithms.names("verl")):
+        assert needle in out.stdout, needle
