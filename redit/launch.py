@@ -4,7 +4,7 @@
     python -m redit.launch submit --launcher slurm --list /tmp/jobs.jsonl --out runs/paper/launch --dry-run
     ./run_all.sh --scale paper --launcher slurm --dry-run                  # the whole grid, the same way
 
-A job is one recipe run with every recipe variable resolved (experiments/common.sh writes it), so it
+A job is one recipe run with every recipe variable resolved (patches/verl_recipe.py writes it), so it
 reruns exactly that run wherever it is scheduled, and a rerun of an unfinished job resumes from its
 latest checkpoint (trainer.resume_mode=auto; finished runs are skipped). Launchers:
   local  run each job's command here, in order (a failed job is reported, the others still run)
@@ -212,7 +212,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m redit.launch", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    a = sub.add_parser("add", help="append one job to a list (experiments/common.sh calls this)")
+    a = sub.add_parser("add", help="append one job to a list (the recipe layer, patches/verl_recipe.py, calls this)")
     a.add_argument("--list", required=True, type=Path)
     a.add_argument("--recipe", required=True, help="recipe path relative to the repository root")
     a.add_argument("--run-dir", required=True)
