@@ -5,7 +5,7 @@ and steps, and the backends that run it.
     python -m redit.registry verl-grid variance   # the verl recipe variables of each variant (one line each)
 
 Everything else reads this module: the TRL sweep (`redit.sweep`), the verl ablation recipes
-(`experiments/ablations/<name>.sh` through `verl-grid`), `run_all.sh --help/--only` and the analysis
+(`experiments/ablations/<name>.sh` through `python -m patches.verl_recipe grid`), `run_all.sh --help/--only` and the analysis
 table titles. Adding an experiment is one entry in `EXPERIMENTS`.
 
 A variant is written in the shared vocabulary of `redit.dither.DitherConfig` and `redit.algorithms`
@@ -69,7 +69,8 @@ class Variant:
         return args
 
     def verl_env(self) -> dict[str, str]:
-        """Variables of an experiments/<task>/run.sh recipe (experiments/common.sh) for this variant."""
+        """The recipe variables that reproduce this variant by hand (experiments/<task>/run.sh). A grid
+        passes the variant itself instead (REDIT_EXPERIMENT + REDIT_VARIANT: patches/verl_recipe.py)."""
         if "verl" not in self.backends:
             raise ValueError(f"variant {self} has no verl recipe")
         env = {"ALGORITHM": self.algorithm, "METHOD": "grpo" if self.dist == "none" else f"redit-{self.dist}",
@@ -302,7 +303,8 @@ def main(argv=None) -> int:
     matched = sub.add_parser("matched-sigma", help="the sigma of DIST that gives noise std STD (dither.matched_sigma)")
     matched.add_argument("dist")
     matched.add_argument("std", type=float, nargs="?", default=MAIN_NOISE_STD)
-    grid = sub.add_parser("verl-grid", help="one line per verl variant: <variant> VAR=value ...")
+    grid = sub.add_parser("verl-grid", help="one line per verl variant: <variant> VAR=value ... (the recipe variables "
+                          "that reproduce it by hand; python -m patches.verl_recipe grid runs them)")
     grid.add_argument("experiment")
     args = p.parse_args(argv)
     try:
