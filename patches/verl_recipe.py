@@ -209,7 +209,7 @@ def resolve_variables(recipe: dict[str, str], environ: dict[str, str]) -> dict[s
 class Method:
     """What the run trains: the algorithm (table entry), the noise, adaptive sigma."""
     algorithm: str
-    dither: DitherConfig
+    dither: DitherConfig | None  # None: the noise variables are invalid (check_variables names which)
     adaptive: str = "none"
     adaptive_setpoint: str = ""
     label: str = "grpo"  # grpo | redit-<dist>: the run's name and the dry run's header
@@ -543,15 +543,9 @@ def compose_check(run: Run, show: bool) -> None:
     seconds, before Ray starts. `show` prints the resolved config."""
     from patches import verl_compose
 
-    saved = {k: os.environ.get(k) for k in run.env}
-    os.environ.update(run.env)
-    captured = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(io.StringIO() if not show else sys.stdout):
-            status = verl_compose.main(run.overrides)
-    finally:
-        for k, old in saved.items():
-            os.environ.pop(k) if old is None else os.environ.__setitem__(k, old)
+    captured = io.StringIO()  # Hydra's warnings stay out of the one-line error
+    with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(sys.stdout if show else io.StringIO()):
+        status = verl_compose.main(run.overrides)
     if status:
         lines = [line for line in captured.getvalue().splitlines() if line.startswith("error")]
         raise RecipeError(lines[0].removeprefix("error: ") if lines else "verl config does not compose")
