@@ -58,6 +58,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import inspect
 import io
 import math
 import os
@@ -633,11 +634,15 @@ def recipe_main(argv: list[str]) -> int:
 # ---- a registry experiment's verl grid -------------------------------------------------------------
 def grid_main(argv: list[str]) -> int:
     """Every verl run of a registry experiment: each variant x task x seed through its task recipe
-    (experiments/<task>/run.sh), the variant named by REDIT_EXPERIMENT + REDIT_VARIANT."""
+    (experiments/<task>/run.sh), the variant named by REDIT_EXPERIMENT + REDIT_VARIANT, into
+    $RUNS/<experiment>/<task>-<variant>-s<seed> (the main table: $RUNS/<task>-<variant>-s<seed>).
+    From the environment: SEEDS (default: the registry's paper seeds), TASK (default: its paper
+    tasks, GSM8K for the ablations), RUNS (default runs/paper), and any recipe variable."""
     from redit import registry
 
-    parser = argparse.ArgumentParser(prog="python -m patches.verl_recipe grid", description=grid_main.__doc__)
-    parser.add_argument("experiment")
+    parser = argparse.ArgumentParser(prog="python -m patches.verl_recipe grid", description=inspect.cleandoc(grid_main.__doc__),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("experiment", help="a registry experiment with verl variants (python -m redit.registry)")
     parser.add_argument("--dry-run", action="store_true", help="print each run's command only")
     args, unknown = parser.parse_known_args(argv)
     if unknown:
