@@ -50,7 +50,7 @@ Usage: ./run_all.sh [--scale tiny|paper] [--quick] [--only EXPERIMENT[,...]] [--
   --dry-run         with --scale paper: print every verl command (local) or the job files and
                     submit commands (slurm, ray); run and write nothing
 
-Tiny scale writes runs/tiny/<variant>-s<seed>/ (main) and runs/tiny/<experiment>/<variant>-s<seed>/,
+Tiny scale writes runs/tiny/<experiment>/<variant>-s<seed>/ (main included; config.json names both),
 each with config.json and metrics.jsonl, then results/tiny/ (every table as .md/.tex/.csv, the
 figures, paper_vs_repo.md and a README indexing them; see python -m analysis --help).
 Paper scale: the main table on each task of the registry's main entry and the GSM8K ablations, as experiments/ recipes
