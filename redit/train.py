@@ -32,9 +32,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import REPO_ROOT
+from . import REPO_ROOT, algorithms
 from .adaptive_sigma import TARGETS, SigmaController
-from .algorithms import ALGORITHMS, FILL_STRENGTH, REAL_LABEL_SOURCES, REFILL_MAX_DRAWS
+from .algorithms import FILL_STRENGTH, REAL_LABEL_SOURCES, REFILL_MAX_DRAWS
 from .dither import DISTRIBUTIONS, SCHEDULES, SCOPES, DitherConfig
 from .rewards import PAPER_REWARDS
 from .runlog import RunFolder, RunFolderBusy, method_name
@@ -69,8 +69,9 @@ class ReditArguments:
     reward: str = _arg("auto", "binary: 0/1 correctness; paper: the released code's shaped reward (gsm8k max 5, "
                        "math max 3) with its <reasoning>/<answer> prompt; auto: paper for gsm8k and math, binary otherwise",
                        ("auto", "binary", "paper"))
-    algorithm: str = _arg("grpo", "grpo | dr_grpo | dapo | real | filter | refill | directional_fill (redit/algorithms.py); "
-                          "sets TRL's loss_type, scale_rewards and epsilon_high", ALGORITHMS)
+    algorithm: str = _arg("grpo", "the algorithm ReDit wraps, from the table in redit/algorithms.py: "
+                          + "; ".join(f"{n}: {algorithms.get(n).citation}" for n in algorithms.names("trl"))
+                          + ". Sets TRL's loss_type, scale_rewards and epsilon_high", algorithms.names("trl"))
     real_labels: str = _arg(REAL_LABEL_SOURCES[0], "REAL's labels: dithered = sign of the dithered group advantage "
                             "(ReDit acts on REAL); raw = correctness (ReDit + REAL is then plain REAL)", REAL_LABEL_SOURCES)
     # ReDit dithering (redit.dither.DitherConfig)
@@ -266,16 +267,6 @@ def resolve_reward(task: str, reward: str) -> str:
     return reward
 
 
-def paper_reward_parts_count(task: str, reward: str, noise_on: str) -> int:
-    """The dither's reward_parts: 1 for --noise-on sum, the paper reward's number of parts for --noise-on parts."""
-    if noise_on == "sum":
-        return 1
-    if reward != "paper":
-        raise ValueError(f"--noise-on parts needs a reward made of parts (the paper reward of {', '.join(PAPER_REWARDS)}); "
-                         f"--task {task} with the {reward} reward has one part: use --noise-on sum.")
-    return PAPER_REWARDS[task].n_parts
-
-
 def _check_identity(experiment: str | None, variant: str | None) -> None:
     """--experiment/--variant name a registry entry (redit/registry.py), or are both absent."""
     from . import registry
@@ -286,6 +277,16 @@ def _check_identity(experiment: str | None, variant: str | None) -> None:
         registry.get(experiment)
         if variant is not None:
             registry.variant(experiment, variant)
+
+
+def paper_reward_parts_count(task: str, reward: str, noise_on: str) -> int:
+    """The dither's reward_parts: 1 for --noise-on sum, the paper reward's number of parts for --noise-on parts."""
+    if noise_on == "sum":
+        return 1
+    if reward != "paper":
+        raise ValueError(f"--noise-on parts needs a reward made of parts (the paper reward of {', '.join(PAPER_REWARDS)}); "
+                         f"--task {task} with the {reward} reward has one part: use --noise-on sum.")
+    return PAPER_REWARDS[task].n_parts
 
 
 def _looks_like_hub_id(name: str) -> bool:
