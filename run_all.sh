@@ -134,7 +134,7 @@ if [[ "$SCALE" == paper ]]; then
   # through its task recipe experiments/<task>/run.sh (patches/verl_recipe.py grid, from the registry).
   # With --launcher slurm|ray the recipes only list their runs (LAUNCH_LIST) and python -m redit.launch submits them.
   need_python
-  PY="${USER_PY:-.venv/bin/python}"; export PY   # the recipes (experiments/common.sh) read PY too
+  PY="${USER_PY:-.venv/bin/python}"; export PY   # the recipes (experiments/common.sh, patches/verl_recipe.py) read PY too
   [[ "$RUNS" == /* ]] || RUNS="$PWD/$RUNS"
   flag=(); [[ "$LAUNCHER" == local ]] && (( DRY_RUN )) && flag=(--dry-run)
   if [[ "$LAUNCHER" != local ]]; then

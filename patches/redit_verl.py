@@ -48,7 +48,7 @@ Refill (DAPO's dynamic sampling) is verl's own `algorithm.filter_groups` (below)
 
 DAPO needs no code here: verl 0.9.1 has dynamic sampling (`algorithm.filter_groups`, fed the RAW
 `acc` the reward returns, so dithering cannot change which groups are kept), clip-higher and the
-`dapo` reward manager's overlong penalty; experiments/common.sh sets them for ALGORITHM=dapo.
+`dapo` reward manager's overlong penalty; redit/algorithms.py (ALGORITHMS["dapo"]) sets them for ALGORITHM=dapo.
 
 The trainer `trainer.v1.trainer_mode=redit_sync` is verl's synchronous trainer plus: the step and
 total steps for sigma schedules, the hook's metrics in every logger (`redit/sigma`,

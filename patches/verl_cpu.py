@@ -3,7 +3,7 @@
 
     export VERL_USE_EXTERNAL_MODULES=patches.verl_cpu,patches.redit_verl   # this module FIRST
     export VERL_PLATFORM=cpu VERL_ENGINE_DEVICE=cuda
-    python -m verl.trainer.main_ppo ...          # plus the CPU_OVERRIDES of experiments/common.sh
+    python -m verl.trainer.main_ppo ...          # plus the CPU_OVERRIDES of patches/verl_recipe.py
 
 What stock verl lacks on a CPU, and what this module adds (see ../shared/notes/verl-0.9.1.md):
   1. a `cpu` platform (device "cpu", backend gloo) in verl's platform registry (VERL_PLATFORM=cpu);
@@ -13,7 +13,7 @@ What stock verl lacks on a CPU, and what this module adds (see ../shared/notes/v
      vllm/sglang/trtllm;
   4. a 0.05 s replay-buffer poll instead of the hard-coded 2 s (a 2 s floor per step).
 The overrides that go with it (Ray GPU/CPU resources, FSDP2, sdpa, fp32, ...) are
-`CPU_OVERRIDES` in experiments/common.sh. Importing this module on a GPU machine changes nothing unless
+`CPU_OVERRIDES` in patches/verl_recipe.py. Importing this module on a GPU machine changes nothing unless
 VERL_PLATFORM=cpu or rollout.name=hf is chosen.
 """
 
