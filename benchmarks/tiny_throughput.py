@@ -159,7 +159,7 @@ def validation_speed(problems: int = 1000, batch_sizes=(64, 256), rounds: int = 
     print(f"\nGreedy validation, default policy, {problems} problems per level, 1 thread, median of {rounds} interleaved rounds")
     print(f"{'level':<9} " + " ".join(f"{'s @' + str(b):>7}" for b in batch_sizes) + f" {'x ' + str(batch_sizes[0]):>6} {'answers differing':>18}")
     for level, (max_number, min_ops, max_ops, _) in REGIME_LEVELS.items():
-        task = tiny_task.TinyTaskConfig(max_number=max_number, min_steps=min_ops, max_steps=max_ops, n_test=problems)
+        task = tiny_task.TinyTaskConfig(max_number=max_number, min_ops=min_ops, max_ops=max_ops, n_test=problems)
         prompts = [tiny_task.prompt(r["question"]) for r in tiny_task.generate(task, "test")]
         times, answers = {}, {}
         for _ in range(rounds):
