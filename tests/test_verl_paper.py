@@ -276,10 +276,12 @@ def test_verl_config_json_has_the_shared_shape_with_verl_settings_nested(monkeyp
 @pytest.mark.slow
 @needs_data
 def test_a_relaunched_tiny_verl_run_resumes_from_its_checkpoint(tmp_path, tiny_policy_path):
-    """Run 2 steps with a checkpoint at step 2, then relaunch the same run folder for 3 steps: verl
+    """The real verl loop on the CPU (redit_grpo, the hf rollout, verl's gsm8k scorer), and its resume:
+    run 2 steps with a checkpoint at step 2, then relaunch the same run folder for 3 steps: verl
     loads global_step_2, runs only step 3, metrics.jsonl keeps steps 0-2 and gains 3, and the
     adaptive controller (grad_norm target far above every norm: sigma x 1.25 per step) continues
-    from its logged sigma instead of restarting."""
+    from its logged sigma instead of restarting. The finished run is what the analysis reads, and a
+    relaunch of it is skipped."""
     run_dir = tmp_path / "run"
     env = {"SCALE": "tiny", "REWARD": "verl", "RUN_DIR": str(run_dir), "MODEL": str(tiny_policy_path), "SAVE_FREQ": "2",
            "ADAPTIVE": "grad_norm", "ADAPTIVE_SETPOINT": "1000", "STEPS": "2",
@@ -298,4 +300,20 @@ def test_a_relaunched_tiny_verl_run_resumes_from_its_checkpoint(tmp_path, tiny_p
     assert sigma[1:] == pytest.approx([0.05, 0.0625, 0.078125])
     done = json.loads((run_dir / "done.json").read_text())
     assert done["resumed_from_step"] == 2 and done["steps"] == 3
-    assert json.loads((run_dir / "config.json").read_text())["adaptive_sigma"]["target"] == "grad_norm"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["adaptive_sigma"]["target"] == "grad_norm"
+    assert config["backend"] == "verl" and config["method"] == "redit-gaussian" and config["task"] == "gsm8k"
+    steps = {line["step"]: line["data"] for line in map(json.loads, after)}
+    assert "val-core/openai/gsm8k/acc/mean@1" in steps[0] and "val-core/openai/gsm8k/acc/mean@1" in steps[3]
+    for step in (1, 2, 3):
+        data = steps[step]
+        assert data["actor/grad_norm"] > 0 and 0.0 <= data["critic/score/mean"] <= 1.0  # raw 0/1 rewards
+        assert data["redit/dithered_score/mean"] != data["critic/score/mean"]
+        assert data["redit/zero_std_group_frac/dithered"] == 0.0 and 0.0 <= data["redit/zero_std_group_frac/raw"] <= 1.0
+
+    from analysis import load_runs
+
+    (read,) = load_runs(tmp_path)  # the analysis reads the verl run folder as it reads TRL's
+    assert read.config["backend"] == "verl" and len(read.metrics) == 4
+    again = recipe(REPO / "experiments/gsm8k/redit_gaussian.sh", env={**env, "STEPS": "3"}, timeout=60)
+    assert again.returncode == 0 and "[skip]" in again.stdout  # a finished run is never overwritten
