@@ -125,10 +125,12 @@ class Run:
     def info(self) -> dict:
         """The run's config columns (CONFIG_COLUMNS plus any other dithering key, e.g. a scope)."""
         dither = self.config.get("dither") or {}
+        parts = dither.get("reward_parts", 1)  # noise drawn per reward part (--noise-on parts): std grows as sqrt(parts)
+        parts = parts if isinstance(parts, int) and not isinstance(parts, bool) and parts >= 1 else 1
         info = {"run": self.name, "experiment": self.experiment, "variant": self.variant, "backend": self.config.get("backend"),
                 "task": self.task, "algorithm": self.config.get("algorithm", "grpo"), "method": self.method,
                 "seed": self.seed, "dist": dither.get("dist", "none"), "sigma": float(dither.get("sigma", 0.0) or 0.0),
-                "noise_std": noise_std(dither.get("dist", "none"), float(dither.get("sigma", 0.0) or 0.0)),
+                "noise_std": noise_std(dither.get("dist", "none"), float(dither.get("sigma", 0.0) or 0.0), parts),
                 "schedule": dither.get("schedule", "constant"),
                 "sigma_end": dither.get("sigma_end") if dither.get("schedule", "constant") != "constant" else None,
                 "steps": self.config.get("steps"), "model": (self.config.get("model") or {}).get("path"),

@@ -477,3 +477,19 @@ def test_histograms_keep_scope_arms_and_levels_apart(tmp_path):
     assert titles[0].startswith("redit-gaussian, linear σ 0.05→0 (n=2, seeds 0 1") and "= 0 0.0%" in titles[0]
     assert titles[1].startswith("redit-gaussian, std 0.05 (n=2") and "= 0 0.0%" in titles[1]
     assert titles[2].startswith("redit-gaussian, std 0.05, scope mixed (n=2") and "= 0 50.0%" in titles[2]
+
+
+def test_noise_on_each_reward_part_counts_in_the_noise_std(tmp_path):
+    """--noise-on parts draws one noise per reward part: the analysis plots such a run at std sigma * sqrt(parts)
+    and keeps it apart from a run with the same sigma on the summed reward; a malformed count reads as 1."""
+    records = step_records(val=[0.5] * 5, grad=[1.0] * STEPS)
+    for name, parts in (("sum", None), ("parts", 5), ("broken", "five")):
+        folder = write_run(tmp_path, name, "gaussian", 0, records, sigma=0.05, experiment="main", variant="redit-gaussian")
+        if parts is not None:
+            config = json.loads((folder / "config.json").read_text())
+            config["dither"]["reward_parts"] = parts
+            (folder / "config.json").write_text(json.dumps(config))
+    info = {r.name: r.info for r in analysis.load_runs(tmp_path)}
+    assert info["sum"]["noise_std"] == pytest.approx(0.05)
+    assert info["parts"]["noise_std"] == pytest.approx(0.05 * math.sqrt(5))
+    assert info["broken"]["noise_std"] == pytest.approx(0.05)
