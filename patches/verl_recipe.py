@@ -594,6 +594,11 @@ def launch_run(run: Run, environ: dict[str, str], python: str) -> int:
         return proc.wait()
 
 
+def recipe_tasks() -> list[str]:
+    """The tasks with a verl recipe (experiments/<task>/run.sh)."""
+    return sorted(path.parent.name for path in (REPO_ROOT / "experiments").glob("*/run.sh"))
+
+
 def recipe_main(argv: list[str]) -> int:
     """A task recipe: `VAR=value ... [hydra.key=value ...] -- [user arguments]`."""
     split = argv.index("--") if "--" in argv else len(argv)
@@ -615,6 +620,8 @@ def recipe_main(argv: list[str]) -> int:
             raise RecipeError(f"unknown option '{arg}'; recipes take --dry-run, Hydra overrides key=value, and variables "
                               "from the environment (SCALE=tiny SEED=1 ...)")
     task = recipe.pop("TASK")
+    if task not in recipe_tasks():
+        raise RecipeError(f"TASK={task} has no verl recipe; the tasks with one are {', '.join(recipe_tasks())} (experiments/<task>/run.sh)")
     recipe.setdefault("DATA_TASK", task)
     environ = dict(os.environ)
     run = build_run(task, recipe, recipe_overrides, user_overrides, environ)
@@ -635,7 +642,7 @@ def recipe_main(argv: list[str]) -> int:
 def grid_main(argv: list[str]) -> int:
     """Every verl run of a registry experiment: each variant x task x seed through its task recipe
     (experiments/<task>/run.sh), the variant named by REDIT_EXPERIMENT + REDIT_VARIANT, into
-    $RUNS/<experiment>/<task>-<variant>-s<seed> (the main table: $RUNS/<task>-<variant>-s<seed>).
+    $RUNS/<experiment>/<task>-<variant>-s<seed> (main included: config.json names experiment and variant).
     From the environment: SEEDS (default: the registry's paper seeds), TASK (default: its paper
     tasks, GSM8K for the ablations), RUNS (default runs/paper), and any recipe variable."""
     from redit import registry
@@ -656,10 +663,15 @@ def grid_main(argv: list[str]) -> int:
     if not variants:
         raise RecipeError(f"experiment {experiment.name!r} has no verl variants (TRL backend only: ./run_all.sh --only {experiment.name})")
     tasks = os.environ.get("TASK", "").split() or list(experiment.paper_tasks)
+    unknown_tasks = [t for t in tasks if t not in recipe_tasks()]
+    if unknown_tasks:
+        raise RecipeError(f"TASK={unknown_tasks[0]} has no verl recipe; the tasks with one are {', '.join(recipe_tasks())}")
     seeds = os.environ.get("SEEDS", "").split() or [str(s) for s in experiment.paper_seeds]
+    bad_seeds = [s for s in seeds if not s.isdigit()]
+    if bad_seeds:
+        raise RecipeError(f"SEEDS must be whole numbers >= 0, space-separated; got '{bad_seeds[0]}'")
     runs = Path(os.environ.get("RUNS") or REPO_ROOT / "runs" / "paper")
-    # the main table's runs sit at the top of RUNS, every other experiment's in RUNS/<experiment>/ (the analysis reads both)
-    folder = runs if experiment.name == "main" else runs / experiment.name
+    folder = runs / experiment.name  # every experiment, main included, in its own folder (config.json names it too)
     for task in tasks:
         for name in variants:
             for seed in seeds:

@@ -5,6 +5,7 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -177,6 +178,20 @@ def test_a_typo_in_an_override_fails_composition(bad, needle):
 def test_bad_recipe_input_is_one_line_before_anything_runs(env, args, needle):
     out = recipe(REPO / "experiments/gsm8k/run.sh", *args, env=env)
     assert out.returncode == 2 and needle in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, env, needle", [
+    (["TASK=foo", "--", "--dry-run"], {}, "TASK=foo has no verl recipe; the tasks with one are geo3k, gsm8k, math, mbpp"),
+    (["grid", "variance", "--dry-run"], {"TASK": "foo"}, "TASK=foo has no verl recipe"),
+    (["grid", "variance", "--dry-run"], {"SEEDS": "0 x"}, "SEEDS must be whole numbers >= 0"),
+    (["grid", "nope", "--dry-run"], {}, "unknown experiment 'nope'"),
+])
+def test_the_recipe_layer_refuses_an_unknown_task_or_bad_grid_in_one_line(argv, env, needle):
+    full_env = {**os.environ, **env}
+    out = subprocess.run([sys.executable, "-m", "patches.verl_recipe", *argv], cwd=REPO, capture_output=True, text=True,
+                         timeout=120, env=full_env)
+    assert out.returncode == 2 and needle in out.stderr and out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1
 
 
