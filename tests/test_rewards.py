@@ -175,6 +175,7 @@ def test_math500_gold_solutions_score_one():
     assert sum(wrong) == 0
 
 
+@pytest.mark.slow
 @needs_data
 def test_mbpp_reference_code_passes_its_own_tests():
     rows, scores = gold_rate("mbpp", workers=2)
@@ -183,6 +184,7 @@ def test_mbpp_reference_code_passes_its_own_tests():
     assert len(misses) / len(rows) <= 0.01, misses
 
 
+@pytest.mark.slow
 @needs_data
 def test_humaneval_canonical_solutions_pass_and_stubs_fail():
     rows, scores = gold_rate("humaneval", workers=2)

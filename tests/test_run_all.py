@@ -49,6 +49,7 @@ def test_every_variant_of_every_experiment_is_a_valid_training_config(tmp_path):
         assert f"{parsed.experiment}/{parsed.variant}-s{j.args[j.args.index('--seed') + 1]}" == j.name
 
 
+@pytest.mark.slow
 def test_paper_dry_run_prints_every_verl_command_of_the_grid():
     proc = run_all("--scale", "paper", "--dry-run", timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -232,6 +232,7 @@ NAMES = sorted(hostile_programs(DUMMY_HOST))
 assert len(NAMES) >= 80
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("isolation", ISOLATIONS)
 @pytest.mark.parametrize("name", NAMES)
 def test_hostile_program_scores_zero_and_leaves_the_host_unchanged(host, monkeypatch, tmp_path_factory, isolation, name):
@@ -425,6 +426,7 @@ def _tempdir_is_private(monkeypatch, tmp_path_factory):
     return private
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("isolation", ISOLATIONS)
 @pytest.mark.parametrize("name", sorted(BREAKERS))
 def test_scorer_returns_zero_and_leaves_nothing(monkeypatch, tmp_path_factory, isolation, name):
@@ -472,6 +474,7 @@ def test_remove_tree_removes_what_rmtree_cannot(tmp_path):
     sandbox.remove_tree(str(top))  # absent: nothing to do, no error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("isolation", ISOLATIONS)
 @pytest.mark.parametrize("name", sorted(MEASURES))
 def test_size_limits_hold(isolation, name):
@@ -482,6 +485,7 @@ def test_size_limits_hold(isolation, name):
     assert result.passed, result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("isolation", ISOLATIONS)
 @pytest.mark.parametrize("name", sorted(PERSISTENT))
 def test_state_does_not_survive_to_the_next_scoring(monkeypatch, isolation, name):
@@ -497,6 +501,7 @@ def test_state_does_not_survive_to_the_next_scoring(monkeypatch, isolation, name
     _assert_no_survivors(name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("isolation", ISOLATIONS)
 @pytest.mark.parametrize("hog", sorted(HOGS))
 def test_a_hog_does_not_fail_a_concurrent_correct_solution(isolation, hog):
